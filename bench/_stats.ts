@@ -1,0 +1,315 @@
+/**
+ * The pure parts of the benchmark: medians, parsers for the outputs of iperf3, ping and
+ * `/proc`, and the Markdown tables. Nothing here touches the OS, so it is unit-tested.
+ *
+ * @module
+ */
+
+/** Clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK` on Linux). */
+export const CLOCK_TICKS_PER_SECOND = 100;
+
+/** The median of the finite values, or `undefined` when there is none. */
+export function median(values: readonly (number | undefined)[]): number | undefined {
+  const sorted = values.filter((v): v is number => v !== undefined && Number.isFinite(v))
+    .sort((x, y) => x - y);
+  if (sorted.length === 0) return undefined;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Throughput of one iperf3 TCP test. */
+export interface TcpResult {
+  /** Goodput seen by the receiver, in Gbit/s. */
+  readonly gbps: number;
+  /** Retransmitted segments counted by the sender (missing when the kernel does not say). */
+  readonly retransmits: number | undefined;
+}
+
+/** Packets of one iperf3 UDP test. */
+export interface UdpResult {
+  /** Datagrams received per second. */
+  readonly pps: number;
+  /** Datagrams received. */
+  readonly packetsReceived: number;
+  /** Datagrams sent. */
+  readonly packetsSent: number;
+  /** Share of the sent datagrams that were lost, in percent. */
+  readonly lossPercent: number;
+}
+
+type Json = Record<string, unknown>;
+
+function object(value: unknown, what: string): Json {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new SyntaxError(`Cannot read iperf3 JSON: ${what} is missing`);
+  }
+  return value as Json;
+}
+
+function finite(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new SyntaxError(`Cannot read iperf3 JSON: ${what} is not a number`);
+  }
+  return value;
+}
+
+function iperfEnd(json: unknown): Json {
+  const root = object(json, "the document");
+  if (typeof root.error === "string") {
+    throw new SyntaxError(`iperf3 failed: ${root.error}`);
+  }
+  return object(root.end, '"end"');
+}
+
+/**
+ * Extracts the throughput and retransmits from the output of `iperf3 -c … -J` (TCP).
+ *
+ * @param json the parsed JSON document
+ * @throws {SyntaxError} when iperf3 reported an error or the document lacks the summary
+ */
+export function parseIperfTcp(json: unknown): TcpResult {
+  const end = iperfEnd(json);
+  const received = object(end.sum_received, '"end.sum_received"');
+  const sent = object(end.sum_sent, '"end.sum_sent"');
+  const bps = finite(received.bits_per_second, '"end.sum_received.bits_per_second"');
+  const retransmits = typeof sent.retransmits === "number" ? sent.retransmits : undefined;
+  return { gbps: bps / 1e9, retransmits };
+}
+
+/**
+ * Extracts received packets per second and loss from the output of `iperf3 -u -c … -J`.
+ * iperf3 ≥ 3.11 puts the receiver's view in `end.sum_received`; older ones only in `end.sum`.
+ *
+ * @param json the parsed JSON document
+ * @throws {SyntaxError} when iperf3 reported an error or the document lacks the summary
+ */
+export function parseIperfUdp(json: unknown): UdpResult {
+  const end = iperfEnd(json);
+  const sum = object(end.sum_received ?? end.sum, '"end.sum_received"');
+  const packets = finite(sum.packets, '"end.sum_received.packets"');
+  const lost = finite(sum.lost_packets, '"end.sum_received.lost_packets"');
+  const seconds = finite(sum.seconds, '"end.sum_received.seconds"');
+  const sentSum = end.sum_sent === undefined ? sum : object(end.sum_sent, '"end.sum_sent"');
+  const packetsSent = finite(sentSum.packets, '"end.sum_sent.packets"');
+  const packetsReceived = Math.max(0, packets - lost);
+  // iperf3's own figure counts loss against the packets sent; computed the same way otherwise.
+  const lossPercent = typeof sum.lost_percent === "number"
+    ? sum.lost_percent
+    : (packetsSent > 0 ? (lost / packetsSent) * 100 : 100);
+  return {
+    pps: seconds > 0 ? packetsReceived / seconds : 0,
+    packetsReceived,
+    packetsSent,
+    lossPercent,
+  };
+}
+
+/** Round-trip times of one `ping` run, in milliseconds. */
+export interface PingResult {
+  /** Replies received. */
+  readonly received: number;
+  /** Echo requests sent. */
+  readonly transmitted: number;
+  /** Average round-trip time (missing when no reply came back). */
+  readonly avgMs: number | undefined;
+}
+
+/**
+ * Reads the summary of iputils `ping` (`20 packets transmitted, 20 received, …` and
+ * `rtt min/avg/max/mdev = 0.031/0.045/0.061/0.008 ms`).
+ *
+ * @param text ping's standard output
+ * @throws {SyntaxError} when the packet counts are missing
+ */
+export function parsePing(text: string): PingResult {
+  const counts = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(text);
+  if (counts === null) throw new SyntaxError("Cannot read ping output: no packet counts");
+  const rtt = /= [\d.]+\/([\d.]+)\/[\d.]+\/[\d.]+ ms/.exec(text);
+  return {
+    transmitted: Number(counts[1]),
+    received: Number(counts[2]),
+    avgMs: rtt === null ? undefined : Number(rtt[1]),
+  };
+}
+
+/** The fields of `/proc/<pid>/stat` the benchmark uses. */
+export interface ProcStat {
+  /** The parent's process id. */
+  readonly ppid: number;
+  /** CPU time in user mode, in clock ticks (all threads). */
+  readonly utime: number;
+  /** CPU time in kernel mode, in clock ticks (all threads). */
+  readonly stime: number;
+}
+
+/**
+ * Parses `/proc/<pid>/stat` (proc(5)); the command name in parentheses may hold spaces and
+ * parentheses, so fields are counted from the last `)`.
+ *
+ * @param text the file's content
+ * @throws {SyntaxError} when the line is not a stat line
+ */
+export function parseProcStat(text: string): ProcStat {
+  const close = text.lastIndexOf(")");
+  if (close < 0) throw new SyntaxError("Cannot read /proc/<pid>/stat: no command name");
+  // After ")": field 3 (state) is index 0, so field N is index N - 3.
+  const fields = text.slice(close + 1).trim().split(/\s+/);
+  const ppid = Number(fields[4 - 3]);
+  const utime = Number(fields[14 - 3]);
+  const stime = Number(fields[15 - 3]);
+  if (![ppid, utime, stime].every(Number.isInteger)) {
+    throw new SyntaxError("Cannot read /proc/<pid>/stat: fields 4, 14 and 15 are not integers");
+  }
+  return { ppid, utime, stime };
+}
+
+/**
+ * Reads one `kB` field (`VmHWM`, `VmRSS`, …) of `/proc/<pid>/status`, in kB, or `undefined`
+ * when absent (kernel threads, zombies).
+ *
+ * @param text the file's content
+ * @param field the field name, without the colon
+ */
+export function parseStatusKb(text: string, field: string): number | undefined {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${field}:`)) continue;
+    const m = /^\S+:\s+(\d+)\s+kB/.exec(line);
+    return m === null ? undefined : Number(m[1]);
+  }
+  return undefined;
+}
+
+/** One row of the result table: medians over the runs of one forwarder. */
+export interface SummaryRow {
+  /** The forwarder's name (`native`, `socat`, `cfwd`, `stf`, or a variant's name). */
+  readonly name: string;
+  /** TCP, one stream, Gbit/s. */
+  readonly tcp1Gbps?: number;
+  /** TCP, four streams, Gbit/s. */
+  readonly tcp4Gbps?: number;
+  /** Retransmits of the one-stream test. */
+  readonly tcp1Retransmits?: number;
+  /** Retransmits of the four-stream test. */
+  readonly tcp4Retransmits?: number;
+  /** UDP with 64-byte payloads, thousands of packets per second received. */
+  readonly udpKpps?: number;
+  /** UDP loss, percent. */
+  readonly udpLossPercent?: number;
+  /** Average ping round-trip time, ms. */
+  readonly rttMs?: number;
+  /** CPU seconds of the forwarder processes (both ends) over one run's tests. */
+  readonly cpuSeconds?: number;
+  /** CPU microseconds of the forwarders per UDP packet received. */
+  readonly udpCpuUsPerPacket?: number;
+  /** Largest peak RSS (VmHWM) of one forwarder process, MB. */
+  readonly peakRssMb?: number;
+  /** Why the row is empty or partial (skipped, failed to start, …). */
+  readonly note?: string;
+}
+
+/**
+ * Formats a number with the given decimals, or an en dash when missing.
+ *
+ * @param value the number
+ * @param digits decimals to keep
+ */
+export function formatNumber(value: number | undefined, digits: number): string {
+  if (value === undefined || !Number.isFinite(value)) return "–";
+  return value.toFixed(digits);
+}
+
+function retransmits(row: SummaryRow): string {
+  if (row.tcp1Retransmits === undefined && row.tcp4Retransmits === undefined) return "–";
+  return `${formatNumber(row.tcp1Retransmits, 0)} / ${formatNumber(row.tcp4Retransmits, 0)}`;
+}
+
+function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  const rule = `|${header.map((_, i) => (i === 0 ? " --- " : " ---: ")).join("|")}|`;
+  return [line(header), rule, ...rows.map(line)].join("\n");
+}
+
+/**
+ * The Markdown table of medians, one row per forwarder; a row's note, when any, follows its
+ * name.
+ *
+ * @param rows the summary rows, in display order
+ */
+export function formatResultTable(rows: readonly SummaryRow[]): string {
+  const header = [
+    "forwarder",
+    "TCP×1 Gbit/s",
+    "TCP×4 Gbit/s",
+    "retransmits ×1 / ×4",
+    "UDP-64 kpps",
+    "UDP loss %",
+    "RTT ms",
+    "CPU s",
+    "CPU µs/pkt (UDP)",
+    "peak RSS MB",
+  ];
+  return markdownTable(
+    header,
+    rows.map((r) => [
+      r.note === undefined ? r.name : `${r.name} (${r.note})`,
+      formatNumber(r.tcp1Gbps, 2),
+      formatNumber(r.tcp4Gbps, 2),
+      retransmits(r),
+      formatNumber(r.udpKpps, 1),
+      formatNumber(r.udpLossPercent, 1),
+      formatNumber(r.rttMs, 3),
+      formatNumber(r.cpuSeconds, 2),
+      formatNumber(r.udpCpuUsPerPacket, 2),
+      formatNumber(r.peakRssMb, 1),
+    ]),
+  );
+}
+
+/** A ratio to show: `numerator / denominator`, both names of summary rows. */
+export interface RatioPair {
+  /** The row on top (`stf`). */
+  readonly numerator: string;
+  /** The row below (`socat`, `cfwd`, `native`). */
+  readonly denominator: string;
+}
+
+/** The ratio of two measurements, or `undefined` when either is missing or the base is 0. */
+export function ratio(top: number | undefined, bottom: number | undefined): number | undefined {
+  if (top === undefined || bottom === undefined || !Number.isFinite(top)) return undefined;
+  if (!Number.isFinite(bottom) || bottom === 0) return undefined;
+  return top / bottom;
+}
+
+const RATIO_COLUMNS: readonly [string, (r: SummaryRow) => number | undefined][] = [
+  ["TCP×1", (r) => r.tcp1Gbps],
+  ["TCP×4", (r) => r.tcp4Gbps],
+  ["UDP-64 pps", (r) => r.udpKpps],
+  ["RTT", (r) => r.rttMs],
+  ["CPU s", (r) => r.cpuSeconds],
+  ["CPU/pkt (UDP)", (r) => r.udpCpuUsPerPacket],
+];
+
+/**
+ * The Markdown table of ratios, one row per pair (`stf / socat`), one column per metric;
+ * pairs naming a missing row are left out, missing values shown as an en dash.
+ *
+ * @param rows the summary rows
+ * @param pairs the ratios to show, in order
+ */
+export function formatRatioTable(rows: readonly SummaryRow[], pairs: readonly RatioPair[]): string {
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  const lines: string[][] = [];
+  for (const { numerator, denominator } of pairs) {
+    const top = byName.get(numerator);
+    const bottom = byName.get(denominator);
+    if (top === undefined || bottom === undefined) continue;
+    lines.push([
+      `${numerator} / ${denominator}`,
+      ...RATIO_COLUMNS.map(([, get]) => {
+        const value = ratio(get(top), get(bottom));
+        return value === undefined ? "–" : `${value.toFixed(2)}×`;
+      }),
+    ]);
+  }
+  return markdownTable(["ratio", ...RATIO_COLUMNS.map(([name]) => name)], lines);
+}

@@ -1,0 +1,243 @@
+import assert from "node:assert/strict";
+import {
+  formatNumber,
+  formatRatioTable,
+  formatResultTable,
+  median,
+  parseIperfTcp,
+  parseIperfUdp,
+  parsePing,
+  parseProcStat,
+  parseStatusKb,
+  ratio,
+  type SummaryRow,
+} from "../../../bench/_stats.ts";
+
+// Summaries cut from real `iperf3 -J` runs (iperf 3.12) through a cfwd pair.
+const TCP_JSON = {
+  end: {
+    sum_sent: {
+      start: 0,
+      end: 3.001013,
+      seconds: 3.001013,
+      bytes: 134859648,
+      bits_per_second: 359504335.3694236,
+      retransmits: 20442,
+      sender: true,
+    },
+    sum_received: {
+      start: 0,
+      end: 3.003125,
+      seconds: 3.003125,
+      bytes: 132288640,
+      bits_per_second: 352402620.603538,
+      sender: true,
+    },
+  },
+};
+
+const UDP_JSON = {
+  end: {
+    sum: {
+      seconds: 3.208721,
+      bytes: 18762240,
+      lost_packets: 188588,
+      packets: 293160,
+      lost_percent: 64.3293764497203,
+    },
+    sum_sent: {
+      seconds: 3.000285,
+      bytes: 18762240,
+      lost_packets: 0,
+      packets: 293160,
+      lost_percent: 0,
+    },
+    sum_received: {
+      seconds: 3.208721,
+      bytes: 6647232,
+      lost_packets: 188588,
+      packets: 292451,
+      lost_percent: 64.3293764497203,
+    },
+  },
+};
+
+Deno.test("median() takes the middle value of an odd count", () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([5]), 5);
+});
+
+Deno.test("median() averages the two middle values of an even count", () => {
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+});
+
+Deno.test("median() ignores missing and non-finite values and is undefined when none is left", () => {
+  assert.equal(median([undefined, 7, Number.NaN, 1, Infinity]), 4);
+  assert.equal(median([]), undefined);
+  assert.equal(median([undefined]), undefined);
+});
+
+Deno.test("median() does not reorder its input", () => {
+  const values = [3, 1, 2];
+  median(values);
+  assert.deepEqual(values, [3, 1, 2]);
+});
+
+Deno.test("parseIperfTcp() reads the receiver's rate and the sender's retransmits", () => {
+  const r = parseIperfTcp(TCP_JSON);
+  assert.equal(r.gbps, 352402620.603538 / 1e9);
+  assert.equal(r.retransmits, 20442);
+});
+
+Deno.test("parseIperfTcp() leaves retransmits undefined when iperf3 does not report them", () => {
+  const json = structuredClone(TCP_JSON) as { end: { sum_sent: Record<string, unknown> } };
+  delete json.end.sum_sent.retransmits;
+  assert.equal(parseIperfTcp(json).retransmits, undefined);
+});
+
+Deno.test("parseIperfTcp() turns iperf3's error into a SyntaxError with its message", () => {
+  const json = { start: {}, end: {}, error: "unable to connect to server: Connection refused" };
+  assert.throws(() => parseIperfTcp(json), {
+    name: "SyntaxError",
+    message: "iperf3 failed: unable to connect to server: Connection refused",
+  });
+});
+
+Deno.test("parseIperfTcp() refuses a document without a summary", () => {
+  assert.throws(() => parseIperfTcp({ end: {} }), SyntaxError);
+  assert.throws(() => parseIperfTcp(null), SyntaxError);
+});
+
+Deno.test("parseIperfUdp() counts received datagrams as packets minus lost over the receiver's time", () => {
+  const r = parseIperfUdp(UDP_JSON);
+  // The receiver's bytes are an independent count: 64 bytes per datagram.
+  assert.equal(r.packetsReceived, 6647232 / 64);
+  assert.equal(r.pps, (292451 - 188588) / 3.208721);
+  assert.equal(r.packetsSent, 293160);
+  assert.equal(r.lossPercent, 64.3293764497203);
+});
+
+Deno.test("parseIperfUdp() falls back to end.sum for iperf3 without sum_received", () => {
+  const r = parseIperfUdp({ end: { sum: UDP_JSON.end.sum } });
+  assert.equal(r.packetsReceived, 293160 - 188588);
+  assert.equal(r.packetsSent, 293160);
+});
+
+Deno.test("parsePing() reads counts and the average round-trip time of iputils ping", () => {
+  const text = [
+    "PING 2002:c633:6402::1(2002:c633:6402::1) 56 data bytes",
+    "64 bytes from 2002:c633:6402::1: icmp_seq=1 ttl=64 time=0.307 ms",
+    "",
+    "--- 2002:c633:6402::1 ping statistics ---",
+    "3 packets transmitted, 3 received, 0% packet loss, time 404ms",
+    "rtt min/avg/max/mdev = 0.307/0.370/0.430/0.050 ms",
+  ].join("\n");
+  assert.deepEqual(parsePing(text), { transmitted: 3, received: 3, avgMs: 0.37 });
+});
+
+Deno.test("parsePing() has no average when nothing came back", () => {
+  const text = "1 packets transmitted, 0 received, +1 errors, 100% packet loss, time 0ms\n";
+  assert.deepEqual(parsePing(text), { transmitted: 1, received: 0, avgMs: undefined });
+  assert.throws(() => parsePing("connect: Network is unreachable"), SyntaxError);
+});
+
+Deno.test("parseProcStat() counts fields after the last parenthesis of the command name", () => {
+  const line = "4242 (a) b (c)) S 17 4242 4242 0 -1 4194560 100 0 0 0 321 654 0 0 20 0 3 0 1 2 3\n";
+  assert.deepEqual(parseProcStat(line), { ppid: 17, utime: 321, stime: 654 });
+});
+
+Deno.test("parseProcStat() reads this process's parent id as the kernel reports it", () => {
+  const stat = parseProcStat(Deno.readTextFileSync("/proc/self/stat"));
+  assert.equal(stat.ppid, Deno.ppid);
+  assert.ok(stat.utime + stat.stime >= 0);
+});
+
+Deno.test("parseProcStat() refuses a line that is not from /proc/<pid>/stat", () => {
+  assert.throws(() => parseProcStat("hello"), SyntaxError);
+  assert.throws(() => parseProcStat("1 (x) S"), SyntaxError);
+});
+
+Deno.test("parseStatusKb() reads a kB field of /proc/<pid>/status", () => {
+  const text = "Name:\tdeno\nVmPeak:\t  999 kB\nVmHWM:\t   81234 kB\nVmRSS:\t   80000 kB\n";
+  assert.equal(parseStatusKb(text, "VmHWM"), 81234);
+  assert.equal(parseStatusKb(text, "VmRSS"), 80000);
+  assert.equal(parseStatusKb(text, "VmSwap"), undefined);
+});
+
+Deno.test("parseStatusKb() agrees with this process's VmRSS order of magnitude", () => {
+  const kb = parseStatusKb(Deno.readTextFileSync("/proc/self/status"), "VmHWM");
+  assert.ok(kb !== undefined && kb * 1024 >= Deno.memoryUsage().rss / 4);
+});
+
+Deno.test("ratio() is undefined when a side is missing or the base is zero", () => {
+  assert.equal(ratio(3, 2), 1.5);
+  assert.equal(ratio(undefined, 2), undefined);
+  assert.equal(ratio(3, undefined), undefined);
+  assert.equal(ratio(3, 0), undefined);
+});
+
+Deno.test("formatNumber() rounds to the given decimals and shows an en dash when missing", () => {
+  assert.equal(formatNumber(1.23456, 2), "1.23");
+  assert.equal(formatNumber(undefined, 2), "–");
+  assert.equal(formatNumber(Number.NaN, 2), "–");
+});
+
+const ROWS: SummaryRow[] = [
+  {
+    name: "native",
+    tcp1Gbps: 18,
+    tcp4Gbps: 20,
+    tcp1Retransmits: 0,
+    tcp4Retransmits: 2,
+    udpKpps: 400,
+    udpLossPercent: 1,
+    rttMs: 0.04,
+  },
+  {
+    name: "socat",
+    tcp1Gbps: 0.2,
+    tcp4Gbps: 0.4,
+    tcp1Retransmits: 5000,
+    tcp4Retransmits: 9000,
+    udpKpps: 20,
+    udpLossPercent: 85,
+    rttMs: 0.4,
+    cpuSeconds: 10,
+    udpCpuUsPerPacket: 30,
+    peakRssMb: 2.5,
+  },
+  { name: "stf", tcp1Gbps: 1, tcp4Gbps: 1.2, udpKpps: 50, rttMs: 0.2, cpuSeconds: 5 },
+  { name: "stf-no-batch", note: "failed to start: main.ts not found" },
+];
+
+Deno.test("formatResultTable() prints one Markdown row per forwarder with dashes for gaps", () => {
+  const lines = formatResultTable(ROWS).split("\n");
+  assert.equal(lines.length, 2 + ROWS.length);
+  assert.match(lines[0], /^\| forwarder \| TCP×1 Gbit\/s \| TCP×4 Gbit\/s \|/);
+  assert.match(lines[1], /^\| --- \|( ---: \|)+$/);
+  assert.equal(
+    lines[3],
+    "| socat | 0.20 | 0.40 | 5000 / 9000 | 20.0 | 85.0 | 0.400 | 10.00 | 30.00 | 2.5 |",
+  );
+  assert.equal(lines[4], "| stf | 1.00 | 1.20 | – | 50.0 | – | 0.200 | 5.00 | – | – |");
+  assert.equal(
+    lines[5],
+    "| stf-no-batch (failed to start: main.ts not found) | – | – | – | – | – | – | – | – | – |",
+  );
+  // Every row has as many cells as the header.
+  const cells = (l: string) => l.split(" | ").length;
+  for (const l of lines) assert.equal(cells(l), cells(lines[0]));
+});
+
+Deno.test("formatRatioTable() divides metric by metric and skips pairs with a missing row", () => {
+  const table = formatRatioTable(ROWS, [
+    { numerator: "stf", denominator: "socat" },
+    { numerator: "stf", denominator: "cfwd" },
+    { numerator: "stf", denominator: "native" },
+  ]);
+  const lines = table.split("\n");
+  assert.equal(lines.length, 4);
+  assert.equal(lines[0], "| ratio | TCP×1 | TCP×4 | UDP-64 pps | RTT | CPU s | CPU/pkt (UDP) |");
+  assert.equal(lines[2], "| stf / socat | 5.00× | 3.00× | 2.50× | 0.50× | 0.50× | – |");
+  assert.equal(lines[3], "| stf / native | 0.06× | 0.06× | 0.13× | 5.00× | – | – |");
+});
