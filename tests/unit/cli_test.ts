@@ -1,0 +1,184 @@
+import assert from "node:assert/strict";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function stf(...args: string[]): Promise<Run> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("stf prefix 192.0.2.1 prints 2002:c000:201::/48", async () => {
+  const r = await stf("prefix", "192.0.2.1");
+  assert.equal(r.stdout, "2002:c000:201::/48\n");
+  assert.equal(r.stderr, "");
+  assert.equal(r.code, 0);
+});
+
+Deno.test("stf prefix --subnet 1 --interface-id ::1 prints the /64 and the address", async () => {
+  const r = await stf("prefix", "192.0.2.1", "--subnet", "1", "--interface-id", "::1");
+  assert.equal(r.stdout, "2002:c000:201:1::/64 2002:c000:201:1::1\n");
+  const j = await stf("prefix", "192.0.2.1", "--subnet", "1", "--interface-id", "::1", "--json");
+  assert.deepEqual(JSON.parse(j.stdout), {
+    ipv4: "192.0.2.1",
+    prefix: "2002:c000:201:1::/64",
+    prefixLength: 64,
+    kind: "6to4",
+    subnet: 1,
+    address: "2002:c000:201:1::1",
+  });
+});
+
+Deno.test("stf prefix computes 6rd prefixes and refuses those longer than /64", async () => {
+  const r = await stf(
+    "prefix",
+    "10.100.100.1",
+    "--6rd-prefix",
+    "2001:db8::/32",
+    "--6rd-ipv4-mask-len",
+    "8",
+    "--json",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), {
+    ipv4: "10.100.100.1",
+    prefix: "2001:db8:6464:100::/56",
+    prefixLength: 56,
+    kind: "6rd",
+  });
+  const long = await stf("prefix", "10.100.100.1", "--6rd-prefix", "2001:db8::/48");
+  assert.equal(long.code, 2);
+  assert.match(long.stderr, /\/80, longer than \/64 \(RFC 5969 §4\)/);
+});
+
+Deno.test("stf prefix refuses a non-global IPv4 for 6to4 with exit 1, naming class and RFC", async () => {
+  for (
+    const [v4, cls, rfc] of [
+      ["10.0.0.1", "private", "RFC 1918"],
+      ["100.64.1.1", "shared-address-space", "RFC 6598"],
+      ["169.254.1.1", "link-local", "RFC 3927"],
+      ["224.0.0.1", "multicast", "RFC 5771"],
+    ]
+  ) {
+    const r = await stf("prefix", v4);
+    assert.equal(r.code, 1, v4);
+    assert.equal(r.stdout, "");
+    assert.ok(r.stderr.includes(`"${v4}"`) && r.stderr.includes(cls) && r.stderr.includes(rfc));
+    assert.equal(r.stderr.trim().split("\n").length, 1, "one line, no stack");
+  }
+  const allowed = await stf("prefix", "10.0.0.1", "--allow-non-global");
+  assert.equal(allowed.stdout, "2002:a00:1::/48\n");
+});
+
+Deno.test("stf prefix refuses input that is not an address with exit 2 and one line", async () => {
+  for (const bad of ["192.0.2.256", "0x7f.0.0.1", "01.2.3.4", "1.2.3", " 1.2.3.4", "1.2.3.4/24"]) {
+    const r = await stf("prefix", bad);
+    assert.equal(r.code, 2, bad);
+    assert.equal(r.stderr, `Error: Cannot parse "${bad}" as an IPv4 address\n`);
+    assert.equal(r.stdout, "");
+  }
+});
+
+Deno.test("stf prefix INTERFACE gives that interface's addresses; an unknown one exits 1", async () => {
+  const lo = await stf("prefix", "lo", "--allow-non-global");
+  assert.equal(lo.stdout, "2002:7f00:1::/48\n");
+  const none = await stf("prefix", "nosuchif0");
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /^Error: Cannot find an IPv4 address on interface "nosuchif0"/);
+});
+
+Deno.test("stf decode prints the embedded IPv4; --json adds subnet, interface ID, class", async () => {
+  const r = await stf("decode", "2002:c000:201::1");
+  assert.equal(r.stdout, "192.0.2.1\n");
+  assert.equal(r.code, 0);
+  const j = await stf("decode", "2002:c633:640a:7::1:2", "--json");
+  assert.deepEqual(JSON.parse(j.stdout), {
+    input: "2002:c633:640a:7::1:2",
+    kind: "6to4",
+    ipv4: "198.51.100.10",
+    ipv4Class: "documentation",
+    ipv4ClassRfc: "RFC 5737",
+    ipv4Global: true,
+    prefix: "2002:c633:640a::/48",
+    subnet: 7,
+    interfaceId: "::1:2",
+  });
+  const p = await stf("decode", "2002:c000:201::/48");
+  assert.equal(p.stdout, "192.0.2.1\n");
+});
+
+Deno.test("stf decode exits 1 for an address outside 2002::/16, 2 for one that is not IPv6", async () => {
+  const r = await stf("decode", "2001:db8::1");
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^Error: Cannot decode "2001:db8::1": not a 6to4 address/);
+  const bad = await stf("decode", "2002:zz::1");
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr, 'Error: Cannot parse "2002:zz::1" as an IPv6 address\n');
+  const host = await stf("decode", "2002:c000:201::1/48");
+  assert.equal(host.code, 2);
+  assert.match(host.stderr, /host bits are set/);
+});
+
+Deno.test("stf decode warns on stderr when the embedded IPv4 is not global", async () => {
+  const r = await stf("decode", "2002:a00:1::1");
+  assert.equal(r.stdout, "10.0.0.1\n");
+  assert.match(r.stderr, /^Warning: 10\.0\.0\.1 is a private address \(RFC 1918\)/);
+  assert.equal(r.code, 0);
+});
+
+Deno.test("stf decode reads 6rd addresses with the domain's common IPv4 prefix", async () => {
+  const r = await stf(
+    "decode",
+    "2001:db8:6464:100::1",
+    "--6rd-prefix",
+    "2001:db8::/32",
+    "--6rd-ipv4-mask-len",
+    "8",
+    "--6rd-ipv4-common-prefix",
+    "10.0.0.0",
+  );
+  assert.equal(r.stdout, "10.100.100.1\n");
+});
+
+Deno.test("stf --help, <command> --help and --version print and exit 0", async () => {
+  const help = await stf("--help");
+  assert.equal(help.code, 0);
+  for (const c of ["prefix", "decode", "completions"]) assert.ok(help.stdout.includes(c), c);
+  const sub = await stf("prefix", "--help");
+  assert.equal(sub.code, 0);
+  assert.match(sub.stdout, /--interface-id IID/);
+  assert.ok(sub.stdout.includes("Examples:\n  stf prefix 192.0.2.1"));
+  const version = await stf("--version");
+  const meta = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  assert.equal(version.stdout.trim(), meta.version);
+});
+
+Deno.test("stf with an unknown option prints usage and exits 2", async () => {
+  const r = await stf("prefix", "192.0.2.1", "--bogus");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /Error: .*--bogus/);
+});
+
+Deno.test("stf completions bash|zsh|fish print a script for each shell", async () => {
+  const markers: Record<string, RegExp> = {
+    bash: /complete -F _stf/,
+    zsh: /#compdef stf|compdef _stf/,
+    fish: /complete -c stf/,
+  };
+  for (const [shell, marker] of Object.entries(markers)) {
+    const r = await stf("completions", shell);
+    assert.equal(r.code, 0, shell);
+    assert.match(r.stdout, marker, shell);
+  }
+});
