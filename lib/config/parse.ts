@@ -257,3 +257,14 @@ export async function loadConfig(path: string): Promise<StfConfig> {
   }
   return parseConfig(text, { file: path });
 }
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The configuration of an empty file: every default (deeply frozen). */
+export const DEFAULT_CONFIG: StfConfig = deepFreeze(parseConfig(""));

@@ -139,11 +139,8 @@ function canonicalIpv4(text: string): string {
 }
 
 /** An IPv4 address in strict dotted-quad form. */
-function ipv4Address(description: string) {
-  return z.string().transform(canonical(canonicalIpv4)).meta({
-    description,
-    format: "ipv4",
-  });
+function ipv4Address() {
+  return z.string().transform(canonical(canonicalIpv4)).meta({ format: "ipv4" });
 }
 
 /** An IPv4 prefix `A.B.C.D/LEN` (a bare address is a /32); host bits refused. */
@@ -188,7 +185,10 @@ function checkInterfaceName(name: string): string {
 }
 
 function interfaceName(description: string) {
-  return z.string().transform(canonical(checkInterfaceName)).meta({ description });
+  return z.string().transform(canonical(checkInterfaceName)).meta({
+    title: "interface name",
+    description,
+  });
 }
 
 /** A user: a name as `useradd` accepts it, or a numeric uid. */
@@ -196,7 +196,7 @@ function userOrUid(description: string) {
   const name = z.string().regex(/^[A-Za-z_][A-Za-z0-9._-]{0,31}\$?$/, {
     error: (issue) => `Cannot use "${String(issue.input)}" as a user name`,
   });
-  return z.union([name, integer(0, 4294967294)]).nullable().default(null).meta({ description });
+  return z.union([name, integer(0, 4294967294), z.null()]).default(null).meta({ description });
 }
 
 function checkInterfaceId(text: string): string {
@@ -232,7 +232,9 @@ function checkIpv4Source(text: string): string {
 // The document.
 
 const interfaceSection = z.strictObject({
-  name: interfaceName("Name of the TUN interface (at most 15 bytes)").default("stf0"),
+  name: interfaceName("Name of the TUN interface (at most 15 bytes)").default("stf0").meta({
+    title: "interface name",
+  }),
   mtu: integer(1280, 1480, " (mtu-out-of-range, RFC 4213 §3.2)").default(1480).meta({
     description: "Tunnel MTU: 1280..1480, the IPv4 MTU of 1500 less 20 bytes (RFC 4213 §3.2)",
   }),
@@ -241,6 +243,7 @@ const interfaceSection = z.strictObject({
       "delegated prefix",
   }),
   "interface-id": z.string().transform(canonical(checkInterfaceId)).default("::1").meta({
+    title: "IPv6 address",
     description: "An IPv6 address whose low 64 bits are the interface ID of the interface " +
       "address",
   }),
@@ -255,16 +258,22 @@ const ipv4Section = z.union([
     interface: interfaceName("Use the (single global) IPv4 address of this interface"),
   }),
 ]).default("auto").meta({
+  title: "IPv4 address, `auto` or {interface: NAME}",
   description: 'Own public IPv4 address: an address, "auto", or {interface: NAME}',
   default: "auto",
 });
 
 const sixRdSection = z.strictObject({
-  prefix: ipv6Prefix().meta({ description: "The 6rd prefix of the provider" }),
+  prefix: ipv6Prefix().meta({
+    title: "IPv6 prefix",
+    description: "The 6rd prefix of the provider",
+  }),
   "ipv4-mask-len": integer(0, 32).default(0).meta({
     description: "High-order IPv4 bits common to the whole domain and not embedded",
   }),
-  "ipv4-common-prefix": ipv4Address("Those common bits, as an IPv4 address").optional(),
+  "ipv4-common-prefix": ipv4Address().optional().meta({
+    description: "Those common bits, as an IPv4 address (needed when ipv4-mask-len is not 0)",
+  }),
 }).nullable().default(null).meta({
   description: "6rd domain (RFC 5969 §4), null for plain 6to4",
 });
@@ -285,15 +294,17 @@ const documentSchema = z.strictObject({
     description: "Allow an own IPv4 in C4 or 100.64.0.0/10, behind NAT (own-ipv4-not-global, " +
       "RFC 3056 §2)",
   }),
-  "bind-ipv4": ipv4Address(
-    "A local IPv4 address to bind when ipv4 is the public address of a NAT (own-ipv4-not-local)",
-  ).nullable().default(null),
+  "bind-ipv4": ipv4Address().nullable().default(null).meta({
+    description: "A local IPv4 address to bind when ipv4 is the public address of a NAT " +
+      "(own-ipv4-not-local)",
+  }),
   mode: z.enum(["router", "return-path", "relay"]).default("router").meta({
     description: "router: a 6to4 site; return-path: a native server answering 6to4 clients " +
       "directly; relay: 6to4 <-> native IPv6 (RFC 3056 §5)",
   }),
   relay: z.string().transform(canonical((text) => text === "none" ? text : canonicalIpv4(text)))
     .default("none").meta({
+      title: "IPv4 address or `none`",
       description: 'IPv4 address of the relay for native destinations, or "none"; never a ' +
         "default (RFC 7526 §5)",
     }),
@@ -301,16 +312,20 @@ const documentSchema = z.strictObject({
     description: "Route ::/0 into the tunnel (needs a relay)",
   }),
   routes: z.array(ipv6Prefix()).default([]).meta({
+    title: "list of IPv6 prefixes",
     description: "Extra IPv6 prefixes routed into the tunnel",
   }),
   "site-prefixes": z.array(ipv6Prefix()).default([]).meta({
+    title: "list of IPv6 prefixes",
     description: "Our native IPv6 prefixes: never accepted as a decapsulated source " +
       "(inner-src-own-prefix)",
   }),
   "allow-peers": z.array(ipv4Prefix()).nullable().default(null).meta({
+    title: "list of IPv4 prefixes or null",
     description: "IPv4 prefixes of the peers accepted, null for any (peer-not-allowed)",
   }),
   "allow-relays": z.array(ipv4Prefix()).nullable().default(null).meta({
+    title: "list of IPv4 prefixes or null",
     description: "IPv4 prefixes of the relays accepted for native sources, null for any " +
       "(relay-not-allowed)",
   }),
@@ -330,6 +345,7 @@ const documentSchema = z.strictObject({
     error: (issue) => `Cannot use ${String(issue.input)}: expected at most 86400 seconds`,
   }).default(0).meta({ description: "Seconds between counter reports, 0 for none" }),
   metrics: z.string().transform(canonical(checkMetrics)).nullable().default(null).meta({
+    title: "IPV4:PORT or [IPV6]:PORT or null",
     description: "IPV4:PORT or [IPV6]:PORT of the Prometheus endpoint, null for none",
   }),
   user: userOrUid("User name or uid to switch to after opening the devices, null to stay root"),
@@ -386,7 +402,8 @@ function crossCheck(doc: Document, ctx: z.core.$RefinementCtx<Document>): void {
   } else if (doc["default-route"]) {
     push(
       ["default-route"],
-      'Cannot route ::/0 into the tunnel without a relay: set relay to an IPv4 address (RFC 7526 §5: there is no default relay)',
+      "Cannot route ::/0 into the tunnel without a relay: set relay to an IPv4 address " +
+        "(RFC 7526 §5: there is no default relay)",
       ["relay"],
     );
   }
