@@ -1,0 +1,535 @@
+/**
+ * `deno task bench`: measures stf against native IPv6, a socat pair and the naive C forwarder
+ * (`../shared/bench/cfwd.c`) in one lab, under identical conditions, and prints the medians
+ * and the ratios as Markdown tables.
+ *
+ * ```sh
+ * deno run -A bench/bench.ts [--runs 3] [--duration 5] [--only native,socat,cfwd,stf]
+ *   [--udp-bitrate 0] [--out bench-results.json]
+ * ```
+ *
+ * Needs root, `ip netns`, iperf3, ping and ss; socat and gcc for their rows. Extra stf rows
+ * (each optimisation switched off) come from `STF_VARIANTS` below and from the environment
+ * variable `STF_BENCH_VARIANTS`, a JSON array of `{ "name": "…", "flags": ["…"] }`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import $ from "dax";
+import { labUnavailableReason } from "../tests/lab/_lab.ts";
+import {
+  CLOCK_TICKS_PER_SECOND,
+  formatRatioTable,
+  formatResultTable,
+  median,
+  type PingResult,
+  type RatioPair,
+  type SummaryRow,
+  type TcpResult,
+  type UdpResult,
+} from "./_stats.ts";
+import {
+  cpuTicks,
+  maxStatusKb,
+  measurePing,
+  measureTcp,
+  measureUdp,
+  processTree,
+} from "./_measure.ts";
+import {
+  A_IPV4,
+  B_IPV4,
+  BenchLab,
+  type ForwarderSpec,
+  type RunningForwarder,
+  StartError,
+  startForwarder,
+} from "./_topology.ts";
+
+/**
+ * stf with one optimisation switched off per row, so that each one's worth shows
+ * (`name` is the row, `flags` are added to `stf run`).
+ */
+export const STF_VARIANTS: readonly { readonly name: string; readonly flags: readonly string[] }[] =
+  [
+    // { name: "stf-no-batch", flags: ["--no-batch"] },
+    // { name: "stf-no-gro", flags: ["--no-gro"] },
+  ];
+
+const BASE_SPECS: readonly ForwarderSpec[] = [
+  { name: "native", kind: "native" },
+  { name: "socat", kind: "socat" },
+  { name: "cfwd", kind: "cfwd" },
+  { name: "stf", kind: "stf" },
+];
+
+const UDP_PAYLOAD_BYTES = 64;
+const PING_COUNT = 20;
+const PAUSE_BETWEEN_TESTS_MS = 300;
+
+/** The benchmark's settings, from the command line. */
+export interface BenchOptions {
+  /** Runs of every forwarder (medians are taken over them). */
+  readonly runs: number;
+  /** Seconds of each iperf3 test. */
+  readonly durationSeconds: number;
+  /** Names of the rows to measure, or `undefined` for all. */
+  readonly only: readonly string[] | undefined;
+  /** Where the raw results go, as JSON. */
+  readonly out: string;
+  /** iperf3's `-b` for the UDP test (`0`: as fast as the client can send). */
+  readonly udpBitrate: string;
+}
+
+const USAGE = `Usage: deno run -A bench/bench.ts [options]
+
+Options:
+  --runs N          runs of every forwarder, medians over them (default 3)
+  --duration S      seconds of each iperf3 test (default 5)
+  --only LIST       comma-separated rows: native, socat, cfwd, stf, variant names (default all)
+  --udp-bitrate B   iperf3 -b of the 64-byte UDP test, 0 for unlimited (default 0)
+  --out FILE        raw results as JSON (default bench-results.json)
+  -h, --help        this text
+
+Extra stf rows: STF_BENCH_VARIANTS='[{"name":"stf-no-batch","flags":["--no-batch"]}]'`;
+
+function positiveInteger(value: string, flag: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new RangeError(`Cannot use "${value}" for ${flag}: expected a positive integer`);
+  }
+  return n;
+}
+
+/**
+ * Reads the command line.
+ *
+ * @param args the arguments after the script
+ * @throws {RangeError} on a bad value, {TypeError} on an unknown option
+ */
+export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      runs: { type: "string", default: "3" },
+      duration: { type: "string", default: "5" },
+      only: { type: "string" },
+      out: { type: "string", default: "bench-results.json" },
+      "udp-bitrate": { type: "string", default: "0" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return "help";
+  const bitrate = values["udp-bitrate"];
+  if (!/^\d+(\.\d+)?[KMG]?$/.test(bitrate)) {
+    throw new RangeError(`Cannot use "${bitrate}" for --udp-bitrate: expected e.g. 0, 500M, 1G`);
+  }
+  return {
+    runs: positiveInteger(values.runs, "--runs"),
+    durationSeconds: positiveInteger(values.duration, "--duration"),
+    only: values.only?.split(",").map((s) => s.trim()).filter((s) => s !== ""),
+    out: values.out,
+    udpBitrate: bitrate,
+  };
+}
+
+/**
+ * The stf variants of `STF_VARIANTS` and of the environment variable `STF_BENCH_VARIANTS`.
+ *
+ * @param env the variable's value, if set
+ * @throws {SyntaxError} when the variable is not a JSON array of `{ name, flags }`
+ */
+export function variantSpecs(env: string | undefined): ForwarderSpec[] {
+  const list: { name: string; flags: readonly string[] }[] = [...STF_VARIANTS];
+  if (env !== undefined && env.trim() !== "") {
+    const parsed: unknown = JSON.parse(env);
+    const ok = Array.isArray(parsed) &&
+      parsed.every((v) =>
+        typeof v === "object" && v !== null && typeof v.name === "string" &&
+        Array.isArray(v.flags) && v.flags.every((f: unknown) => typeof f === "string")
+      );
+    if (!ok) {
+      throw new SyntaxError(
+        'Cannot read STF_BENCH_VARIANTS: expected a JSON array of {"name": "…", "flags": ["…"]}',
+      );
+    }
+    list.push(...(parsed as { name: string; flags: string[] }[]));
+  }
+  return list.map((v) => ({ name: v.name, kind: "stf", flags: v.flags }));
+}
+
+/** A test's outcome: the measurement with the forwarders' CPU time, or why it failed. */
+export type TestRecord<T> = (T & { readonly cpuSeconds?: number }) | { readonly error: string };
+
+/** Everything measured in one run of one forwarder. */
+export interface RunRecord {
+  /** The row's name. */
+  readonly forwarder: string;
+  /** 1-based run number. */
+  readonly run: number;
+  /** ISO time of the start. */
+  readonly startedAt: string;
+  /** Why the forwarder did not come up (then nothing else is set). */
+  startError?: string;
+  /** TCP, one stream. */
+  tcp1?: TestRecord<TcpResult>;
+  /** TCP, four streams. */
+  tcp4?: TestRecord<TcpResult>;
+  /** UDP, 64-byte payloads. */
+  udp?: TestRecord<UdpResult>;
+  /** Ping round trips. */
+  ping?: TestRecord<PingResult>;
+  /** Largest VmHWM of one forwarder process at the end of the run, kB. */
+  peakRssKb?: number;
+  /** Largest VmRSS of one forwarder process after each test, kB (to see it stay flat). */
+  rssKbAfterTests: (number | undefined)[];
+}
+
+function progress(message: string): void {
+  console.error(`${new Date().toISOString().slice(11, 19)} ${message}`);
+}
+
+function ok<T extends object>(
+  r: TestRecord<T> | undefined,
+): (T & { cpuSeconds?: number }) | undefined {
+  return r === undefined || "error" in r ? undefined : r;
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function measureRun(
+  lab: BenchLab,
+  fwd: RunningForwarder,
+  record: RunRecord,
+  options: BenchOptions,
+): Promise<void> {
+  const roots = fwd.processes.map((p) => p.pid);
+  const label = `[run ${record.run}/${options.runs}] ${record.forwarder}`;
+  async function test<T extends object>(
+    name: string,
+    fn: () => Promise<T>,
+    show: (r: T) => string,
+  ): Promise<TestRecord<T>> {
+    await new Promise((resolve) => setTimeout(resolve, PAUSE_BETWEEN_TESTS_MS));
+    const before = roots.length === 0 ? undefined : cpuTicks(roots);
+    let result: T;
+    try {
+      result = await fn();
+    } catch (e) {
+      progress(`${label}: ${name} failed: ${errorMessage(e)}`);
+      return { error: errorMessage(e) };
+    }
+    const after = roots.length === 0 ? undefined : cpuTicks(roots);
+    const cpuSeconds = before === undefined || after === undefined
+      ? undefined
+      : (after - before) / CLOCK_TICKS_PER_SECOND;
+    record.rssKbAfterTests.push(
+      roots.length === 0 ? undefined : maxStatusKb(roots.flatMap(processTree), "VmRSS"),
+    );
+    const cpu = cpuSeconds === undefined ? "" : `, forwarders ${cpuSeconds.toFixed(2)} CPU s`;
+    progress(`${label}: ${name} ${show(result)}${cpu}`);
+    return { ...result, cpuSeconds };
+  }
+  const d = options.durationSeconds;
+  record.tcp1 = await test(
+    "TCP×1",
+    () => measureTcp(lab, fwd.target, { streams: 1, durationSeconds: d }),
+    (r) => `${r.gbps.toFixed(3)} Gbit/s, ${r.retransmits ?? "?"} retransmits`,
+  );
+  record.tcp4 = await test(
+    "TCP×4",
+    () => measureTcp(lab, fwd.target, { streams: 4, durationSeconds: d }),
+    (r) => `${r.gbps.toFixed(3)} Gbit/s, ${r.retransmits ?? "?"} retransmits`,
+  );
+  record.udp = await test(
+    "UDP-64",
+    () =>
+      measureUdp(lab, fwd.target, {
+        payloadBytes: UDP_PAYLOAD_BYTES,
+        bitrate: options.udpBitrate,
+        durationSeconds: d,
+      }),
+    (r) => `${(r.pps / 1000).toFixed(1)} kpps received, ${r.lossPercent.toFixed(1)} % lost`,
+  );
+  record.ping = await test(
+    "ping",
+    () => measurePing(lab, fwd.target, PING_COUNT),
+    (r) => `${r.received}/${r.transmitted}, avg ${r.avgMs?.toFixed(3) ?? "–"} ms`,
+  );
+  if (roots.length > 0) record.peakRssKb = maxStatusKb(roots.flatMap(processTree), "VmHWM");
+  const dead = fwd.processes.find((p) => p.exit !== undefined);
+  if (dead !== undefined) {
+    progress(`${label}: ${dead.label} died during the run: ${dead.logTail(3)}`);
+  }
+}
+
+/**
+ * Medians over the runs of one forwarder (the peak RSS is the largest of the runs).
+ *
+ * @param name the row's name
+ * @param runs the forwarder's runs
+ * @param note why the row is empty or partial
+ */
+export function summarize(name: string, runs: readonly RunRecord[], note?: string): SummaryRow {
+  const measured = runs.filter((r) => r.startError === undefined);
+  if (measured.length === 0) return { name, note: note ?? "not measured" };
+  const pick = (f: (r: RunRecord) => number | undefined) => median(measured.map(f));
+  const totalCpu = (r: RunRecord) => {
+    const tests = [ok(r.tcp1), ok(r.tcp4), ok(r.udp), ok(r.ping)];
+    if (tests.some((t) => t?.cpuSeconds === undefined)) return undefined;
+    return tests.reduce((sum, t) => sum + (t?.cpuSeconds ?? 0), 0);
+  };
+  const rss = measured.map((r) => r.peakRssKb).filter((v): v is number => v !== undefined);
+  const failedTests = measured.flatMap((r) => [r.tcp1, r.tcp4, r.udp, r.ping])
+    .filter((t) => t !== undefined && "error" in t).length;
+  const notes = [
+    note,
+    measured.length < runs.length ? `${measured.length}/${runs.length} runs` : undefined,
+    failedTests > 0 ? `${failedTests} failed tests` : undefined,
+  ].filter((n) => n !== undefined);
+  return {
+    name,
+    tcp1Gbps: pick((r) => ok(r.tcp1)?.gbps),
+    tcp4Gbps: pick((r) => ok(r.tcp4)?.gbps),
+    tcp1Retransmits: pick((r) => ok(r.tcp1)?.retransmits),
+    tcp4Retransmits: pick((r) => ok(r.tcp4)?.retransmits),
+    udpKpps: pick((r) => {
+      const pps = ok(r.udp)?.pps;
+      return pps === undefined ? undefined : pps / 1000;
+    }),
+    udpLossPercent: pick((r) => ok(r.udp)?.lossPercent),
+    rttMs: pick((r) => ok(r.ping)?.avgMs),
+    cpuSeconds: pick(totalCpu),
+    udpCpuUsPerPacket: pick((r) => {
+      const u = ok(r.udp);
+      if (u?.cpuSeconds === undefined || u.packetsReceived === 0) return undefined;
+      return (u.cpuSeconds * 1e6) / u.packetsReceived;
+    }),
+    peakRssMb: rss.length === 0 ? undefined : Math.max(...rss) / 1024,
+    note: notes.length === 0 ? undefined : notes.join("; "),
+  };
+}
+
+async function commandVersion(argv: readonly string[]): Promise<string | undefined> {
+  const r = await $`${argv}`.noThrow().quiet().stdout("piped").stderr("piped");
+  if (r.code !== 0 && r.stdout === "") return undefined;
+  return (r.stdout || r.stderr).split("\n")[0].trim();
+}
+
+async function machine() {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  return {
+    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1],
+    cpus: navigator.hardwareConcurrency,
+    kernel: Deno.osRelease(),
+    deno: Deno.version.deno,
+    iperf3: await commandVersion(["iperf3", "--version"]),
+    socat: (await commandVersion(["socat", "-V"])) === undefined
+      ? undefined
+      : (await $`socat -V`.noThrow().quiet().stdout("piped")).stdout
+        .match(/socat version \S+/)?.[0],
+  };
+}
+
+async function which(program: string): Promise<boolean> {
+  return (await $.which(program)) !== undefined;
+}
+
+async function buildCfwd(tmp: string): Promise<{ binary?: string; note?: string }> {
+  const source = new URL("../../shared/bench/cfwd.c", import.meta.url).pathname;
+  try {
+    await Deno.stat(source);
+  } catch {
+    return { note: `skipped: ${source} not found` };
+  }
+  if (!(await which("gcc"))) return { note: "skipped: gcc not found" };
+  const binary = `${tmp}/cfwd`;
+  const r = await $`gcc -O2 -pthread -o ${binary} ${source}`.noThrow().quiet().stderr("piped");
+  if (r.code !== 0) return { note: `skipped: gcc failed: ${r.stderr.trim().split("\n")[0]}` };
+  return { binary };
+}
+
+async function main(args: readonly string[]): Promise<number> {
+  let options: BenchOptions;
+  let variants: ForwarderSpec[];
+  try {
+    const parsed = parseBenchArgs(args);
+    if (parsed === "help") {
+      console.log(USAGE);
+      return 0;
+    }
+    options = parsed;
+    variants = variantSpecs(Deno.env.get("STF_BENCH_VARIANTS"));
+  } catch (e) {
+    console.error(`error: ${errorMessage(e)}\n\n${USAGE}`);
+    return 2;
+  }
+  const all = [...BASE_SPECS, ...variants];
+  const unknown = (options.only ?? []).filter((n) => !all.some((s) => s.name === n));
+  if (unknown.length > 0) {
+    console.error(
+      `error: Cannot measure "${unknown.join('", "')}": rows are ${
+        all.map((s) => s.name).join(", ")
+      }`,
+    );
+    return 2;
+  }
+  const specs = all.filter((s) => options.only === undefined || options.only.includes(s.name));
+
+  const unavailable = labUnavailableReason();
+  if (unavailable !== undefined) {
+    console.error(`error: Cannot run the benchmark: ${unavailable}`);
+    return 1;
+  }
+  for (const tool of ["iperf3", "ping", "ss"]) {
+    if (!(await which(tool))) {
+      console.error(`error: Cannot run the benchmark: ${tool} not found (install it)`);
+      return 1;
+    }
+  }
+
+  const startedAt = new Date().toISOString();
+  const notes = new Map<string, string>();
+  const tmp = await Deno.makeTempDir({ prefix: "stf-bench-" });
+  let lab: BenchLab | undefined;
+  let cleaned: Promise<void> | undefined;
+  const cleanup = () =>
+    cleaned ??= (async () => {
+      if (lab !== undefined) {
+        await lab[Symbol.asyncDispose]();
+        progress(`removed namespaces ${lab.names.join(", ")}`);
+      }
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    })();
+  const onSignal = () => {
+    progress("interrupted: cleaning up");
+    cleanup().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+
+  const runs: RunRecord[] = [];
+  try {
+    const startOptions: { cfwdBinary?: string; stfMain?: string } = {};
+    if (specs.some((s) => s.kind === "cfwd")) {
+      const built = await buildCfwd(tmp);
+      if (built.note !== undefined) {
+        notes.set("cfwd", built.note);
+        progress(`cfwd ${built.note}`);
+      }
+      startOptions.cfwdBinary = built.binary;
+    }
+    if (specs.some((s) => s.kind === "socat") && !(await which("socat"))) {
+      notes.set("socat", "skipped: socat not found");
+      progress("socat skipped: socat not found");
+    }
+    const stfMain = new URL("../main.ts", import.meta.url).pathname;
+    if (specs.some((s) => s.kind === "stf")) {
+      try {
+        await Deno.stat(stfMain);
+        startOptions.stfMain = stfMain;
+      } catch {
+        for (const s of specs.filter((s) => s.kind === "stf")) {
+          notes.set(s.name, "skipped: main.ts not found");
+        }
+        progress("stf skipped: main.ts not found");
+      }
+    }
+
+    lab = await BenchLab.create();
+    progress(
+      `lab: ${lab.a.name} (${A_IPV4}) ↔ ${lab.b.name} (${B_IPV4}); ${options.runs} runs of ${
+        specs.map((s) => s.name).join(", ")
+      }, ${options.durationSeconds} s per iperf3 test`,
+    );
+    for (let run = 1; run <= options.runs; run++) {
+      // Rotate the order each run so no forwarder always comes first (or after the same one).
+      const active = specs.filter((s) => !notes.has(s.name));
+      const shift = active.length === 0 ? 0 : (run - 1) % active.length;
+      for (const spec of [...active.slice(shift), ...active.slice(0, shift)]) {
+        const record: RunRecord = {
+          forwarder: spec.name,
+          run,
+          startedAt: new Date().toISOString(),
+          rssKbAfterTests: [],
+        };
+        runs.push(record);
+        progress(`[run ${run}/${options.runs}] ${spec.name}: starting`);
+        let fwd: RunningForwarder;
+        try {
+          fwd = await startForwarder(lab, spec, startOptions);
+        } catch (e) {
+          if (!(e instanceof StartError)) throw e;
+          record.startError = e.message;
+          // A forwarder that does not start is not retried in later runs.
+          notes.set(spec.name, `failed to start: ${e.message.split("\n")[0]}`);
+          progress(`[run ${run}/${options.runs}] ${spec.name}: failed to start: ${e.message}`);
+          continue;
+        }
+        try {
+          await measureRun(lab, fwd, record, options);
+        } finally {
+          await fwd.stop();
+        }
+      }
+    }
+  } finally {
+    await cleanup();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+
+  const summary = specs.map((s) =>
+    summarize(s.name, runs.filter((r) => r.forwarder === s.name), notes.get(s.name))
+  );
+  const pairs: RatioPair[] = [
+    { numerator: "stf", denominator: "socat" },
+    { numerator: "stf", denominator: "cfwd" },
+    { numerator: "stf", denominator: "native" },
+    ...variants.map((v) => ({ numerator: v.name, denominator: "stf" })),
+  ];
+  const host = await machine();
+  const command = `deno run -A bench/bench.ts ${args.join(" ")}`.trim();
+  console.log(
+    [
+      `Command: \`${command}\``,
+      `Machine: ${host.cpus} × ${
+        host.cpuModel ?? "unknown CPU"
+      }, Linux ${host.kernel}, Deno ${host.deno}, ${host.iperf3 ?? "iperf3"}; ${
+        startedAt.slice(0, 16).replace("T", " ")
+      } UTC`,
+      `Medians of ${options.runs} runs, ${options.durationSeconds} s per iperf3 test; UDP: ${UDP_PAYLOAD_BYTES}-byte payloads at -b ${options.udpBitrate}; CPU s: forwarders of both ends over one run's tests.`,
+      "",
+      formatResultTable(summary),
+      "",
+      formatRatioTable(summary, pairs),
+    ].join("\n"),
+  );
+  await Deno.writeTextFile(
+    options.out,
+    JSON.stringify(
+      {
+        command,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        machine: host,
+        options,
+        notes: Object.fromEntries(notes),
+        summary,
+        runs,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  progress(`raw results written to ${options.out}`);
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
