@@ -96,7 +96,7 @@ function pathAt(doc: Document, offset: number): string | undefined {
       for (const pair of node.items) {
         const start = rangeStart(pair.key);
         const value = pair.value as Node | null;
-        const end = value?.range?.[2] ?? (pair.key as Node | null)?.range?.[2];
+        const end = value?.range?.[1] ?? (pair.key as Node | null)?.range?.[1];
         const key = keyText(pair.key);
         if (start !== undefined && end !== undefined && key !== undefined) {
           if (offset >= start && offset <= end) {
@@ -136,7 +136,10 @@ function yamlProblem(
 ): Located {
   const offset = error.pos[0];
   const { line, col } = lineCounter.linePos(offset);
-  return { line, column: col, path: pathAt(doc, offset), message: denoStyle(error.message) };
+  const message = error.code === "MULTIPLE_DOCS"
+    ? "Cannot use several YAML documents in one configuration file: remove this '---'"
+    : denoStyle(error.message);
+  return { line, column: col, path: pathAt(doc, offset), message };
 }
 
 /** The first alias node of the document, where an alias bomb is reported. */

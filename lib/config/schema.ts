@@ -515,10 +515,18 @@ function toEffective(doc: Document): StfConfig {
  * The whole schema: the YAML document (kebab-case keys) in, the {@link StfConfig} out.
  * Use {@link parseConfig} rather than this directly: it maps issues to file positions.
  */
-export const CONFIG_SCHEMA = documentSchema.superRefine(crossCheck).transform(toEffective).meta({
-  title: "stf configuration",
-  description: "Configuration of stf, a userspace 6to4 (RFC 3056) and 6rd (RFC 5969) tunnel",
-});
+export const CONFIG_SCHEMA = documentSchema
+  // A transform, not a refinement: it runs only when every field is valid, so a value out of
+  // range is reported once, by its field.
+  .transform((doc, ctx) => {
+    crossCheck(doc, ctx);
+    return doc;
+  })
+  .transform(toEffective)
+  .meta({
+    title: "stf configuration",
+    description: "Configuration of stf, a userspace 6to4 (RFC 3056) and 6rd (RFC 5969) tunnel",
+  });
 
 /** The keys each mapping of the document accepts, by path (`""` is the top level). */
 export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = Object.freeze({
