@@ -1,0 +1,119 @@
+/**
+ * Counters of the data plane in a `SharedArrayBuffer`: each Worker writes only its own
+ * direction, so plain stores suffice; the main thread reads them for stats, metrics and exit.
+ *
+ * Layout per direction: one packet counter per reason code (code 0 = forwarded), then bytes
+ * forwarded, send errors, ICMPv6 errors sent, ICMPv4 too-big messages received.
+ *
+ * @module
+ */
+import { EGRESS_REASONS, INGRESS_REASONS, REASON_COUNT, REASON_NAMES } from "../filter/reasons.ts";
+
+/** A direction: egress (IPv6 from the TUN, encapsulated) or ingress (protocol 41 received). */
+export type Direction = "egress" | "ingress";
+
+/** Index of a direction in the counter array. */
+export const DIRECTION_INDEX: Readonly<Record<Direction, number>> = { egress: 0, ingress: 1 };
+
+/** Slot of bytes forwarded. */
+export const SLOT_BYTES = REASON_COUNT;
+/** Slot of send or write errors (the packet was accepted but the kernel refused it). */
+export const SLOT_IO_ERRORS = REASON_COUNT + 1;
+/** Slot of ICMPv6 errors generated (Packet Too Big, unreachable). */
+export const SLOT_ICMP_SENT = REASON_COUNT + 2;
+/** Slot of ICMPv4 "fragmentation needed" about our packets (egress only). */
+export const SLOT_PMTU_UPDATES = REASON_COUNT + 3;
+/** Slots per direction. */
+export const SLOTS = REASON_COUNT + 4;
+
+/** A plain snapshot of one direction's counters. */
+export interface DirectionCounters {
+  /** Packets forwarded. */
+  readonly packets: number;
+  /** Bytes forwarded (inner IPv6 bytes). */
+  readonly bytes: number;
+  /** Drops per reason name; every reason possible in the direction is present, 0 or more. */
+  readonly dropped: Readonly<Record<string, number>>;
+  /** Packets accepted by the rules but refused by the kernel on send or write. */
+  readonly ioErrors: number;
+  /** ICMPv6 errors generated. */
+  readonly icmpSent: number;
+  /** ICMPv4 "fragmentation needed" messages that lowered a path MTU. */
+  readonly pathMtuUpdates: number;
+}
+
+/** A plain snapshot of all counters. */
+export interface CounterSnapshot {
+  /** IPv6 from the TUN towards the IPv4 network. */
+  readonly egress: DirectionCounters;
+  /** Protocol 41 from the IPv4 network into the TUN. */
+  readonly ingress: DirectionCounters;
+}
+
+/** The counters of both directions over one shared buffer. */
+export class Counters {
+  /** The shared memory, posted to the Workers. */
+  readonly buffer: SharedArrayBuffer;
+  /** The counters, `[direction * SLOTS + slot]`. */
+  readonly values: Float64Array;
+
+  /**
+   * Creates counters, or views existing shared ones.
+   *
+   * @param buffer shared memory from another thread's `Counters`
+   */
+  constructor(buffer?: SharedArrayBuffer) {
+    this.buffer = buffer ?? new SharedArrayBuffer(2 * SLOTS * 8);
+    this.values = new Float64Array(this.buffer);
+  }
+
+  /** Returns a plain snapshot of every counter. */
+  snapshot(): CounterSnapshot {
+    return {
+      egress: this.#direction(0, EGRESS_REASONS),
+      ingress: this.#direction(1, INGRESS_REASONS),
+    };
+  }
+
+  #direction(index: number, reasons: readonly number[]): DirectionCounters {
+    const base = index * SLOTS;
+    const dropped: Record<string, number> = {};
+    for (const code of reasons) dropped[REASON_NAMES[code]] = this.values[base + code];
+    return {
+      packets: this.values[base],
+      bytes: this.values[base + SLOT_BYTES],
+      dropped,
+      ioErrors: this.values[base + SLOT_IO_ERRORS],
+      icmpSent: this.values[base + SLOT_ICMP_SENT],
+      pathMtuUpdates: this.values[base + SLOT_PMTU_UPDATES],
+    };
+  }
+}
+
+/** The total of drops in one direction. */
+export function totalDropped(counters: DirectionCounters): number {
+  let sum = 0;
+  for (const n of Object.values(counters.dropped)) sum += n;
+  return sum;
+}
+
+/**
+ * Formats counters as text lines for a terminal or a log: the forwarded totals, then each
+ * non-zero drop reason.
+ *
+ * @param snapshot the counters
+ */
+export function formatCounters(snapshot: CounterSnapshot): string {
+  const lines: string[] = [];
+  for (const direction of ["egress", "ingress"] as const) {
+    const c = snapshot[direction];
+    lines.push(
+      `${direction}: ${c.packets} packets (${c.bytes} bytes) forwarded, ` +
+        `${totalDropped(c)} dropped, ${c.ioErrors} I/O errors, ${c.icmpSent} ICMPv6 sent`,
+    );
+    for (const [reason, n] of Object.entries(c.dropped)) {
+      if (n > 0) lines.push(`  ${direction} dropped ${reason}: ${n}`);
+    }
+  }
+  return lines.join("\n");
+}

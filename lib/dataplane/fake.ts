@@ -1,0 +1,98 @@
+/**
+ * In-memory fakes of the TUN device and the protocol-41 link (as wireguard-go's
+ * `tun/tuntest`), so the whole data plane runs in unit tests without root.
+ *
+ * @module
+ */
+import type { IcmpSource, Link, TunDevice } from "./types.ts";
+
+/** A TUN device whose "kernel side" is two queues. */
+export class MemoryTun implements TunDevice {
+  /** The interface name. */
+  readonly name: string;
+  /** Packets the kernel routed into the device: stf reads them (egress). */
+  readonly toStf: Uint8Array[] = [];
+  /** Packets stf wrote into the device: the kernel would receive them (ingress, ICMPv6). */
+  readonly fromStf: Uint8Array[] = [];
+  #closed = false;
+
+  /** Creates a device. */
+  constructor(name = "stf0") {
+    this.name = name;
+  }
+
+  /** Reads the next queued packet. */
+  read(buf: Uint8Array, offset: number, maxLength: number): number {
+    const packet = this.toStf.shift();
+    if (packet === undefined) return 0;
+    const n = Math.min(packet.length, maxLength);
+    buf.set(packet.subarray(0, n), offset);
+    return n;
+  }
+
+  /** Records a written packet (a copy). */
+  write(buf: Uint8Array, offset: number, length: number): number {
+    if (this.#closed) return -9; // EBADF
+    this.fromStf.push(buf.slice(offset, offset + length));
+    return length;
+  }
+
+  /** Marks the device closed. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+}
+
+/** A packet sent on a {@link MemoryLink}. */
+export interface SentPacket {
+  /** The whole IPv4 packet. */
+  readonly bytes: Uint8Array;
+  /** The destination given to `send`. */
+  readonly destination: number;
+}
+
+/** A protocol-41 link whose wire is two queues; `peer` delivers sent packets to another. */
+export class MemoryLink implements Link, IcmpSource {
+  /** Whole IPv4 packets waiting to be received by stf. */
+  readonly toStf: Uint8Array[] = [];
+  /** What stf sent. */
+  readonly sent: SentPacket[] = [];
+  /** Another link that receives what this one sends (a wire between two sites). */
+  peer?: MemoryLink;
+  /** When set, `send` fails with this negative errno (fault injection). */
+  failWith?: number;
+  #closed = false;
+
+  /** Receives the next queued packet. */
+  recv(buf: Uint8Array, offset: number, maxLength: number): number {
+    const packet = this.toStf.shift();
+    if (packet === undefined) return 0;
+    const n = Math.min(packet.length, maxLength);
+    buf.set(packet.subarray(0, n), offset);
+    return n;
+  }
+
+  /** Records (and forwards to the peer) a copy of the packet. */
+  send(buf: Uint8Array, offset: number, length: number, destination: number): number {
+    if (this.failWith !== undefined) return this.failWith;
+    const bytes = buf.slice(offset, offset + length);
+    this.sent.push({ bytes, destination });
+    this.peer?.toStf.push(bytes);
+    return length;
+  }
+
+  /** Marks the link closed. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+}

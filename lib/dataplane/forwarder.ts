@@ -1,0 +1,218 @@
+/**
+ * The forwarder's lifecycle: start, reload, stop, counters. It is handed its devices and never
+ * opens one itself (DESIGN.md). Two engines:
+ * - threaded: devices given as fds run in one Worker per direction, on synchronous FFI calls;
+ * - in-process: any {@link TunDevice}/{@link Link} (the in-memory fakes) pumped on the main
+ *   thread's event loop, so the data plane is tested without root.
+ *
+ * @module
+ */
+import { compilePolicy, type PolicySettings } from "../filter/mod.ts";
+import { Counters, type CounterSnapshot, type Direction } from "./counters.ts";
+import { IngressPath } from "./decap.ts";
+import { EgressPath } from "./encap.ts";
+import type { IcmpSource, Link, TunDevice } from "./types.ts";
+import { type DropSample, dropSampler } from "./sample.ts";
+import type { WorkerReload, WorkerStart } from "./worker.ts";
+
+/** Options common to both engines. */
+export interface ForwarderOptions {
+  /** The policy settings (validated by compiling them before anything starts). */
+  readonly settings: PolicySettings;
+  /** The address our ICMPv6 errors come from (the stf interface's address). */
+  readonly icmpSource: string;
+  /** Called with sampled drops (rate-limited), for debug logs; none when absent. */
+  readonly onDrop?: (sample: DropSample) => void;
+  /** Called when a path fails for good (the TUN deleted, a socket error). */
+  readonly onFatal?: (message: string) => void;
+}
+
+/** Devices as file descriptors, for the threaded engine. */
+export interface FdDevices {
+  /** The TUN fd. */
+  readonly tunFd: number;
+  /** The interface name. */
+  readonly tunName: string;
+  /** The protocol-41 raw socket fd. */
+  readonly linkFd: number;
+  /** An ICMPv4 raw socket fd for path MTU, or -1. */
+  readonly icmpFd: number;
+}
+
+/** Devices as objects, for the in-process engine. */
+export interface ObjectDevices {
+  /** The TUN device. */
+  readonly tun: TunDevice;
+  /** The protocol-41 link. */
+  readonly link: Link;
+  /** ICMPv4 errors, if any. */
+  readonly icmp?: IcmpSource;
+}
+
+/** A running forwarder. */
+export interface Forwarder {
+  /** Applies new settings to both directions; throws and keeps the old ones when invalid. */
+  reload(settings: PolicySettings): void;
+  /** Stops both directions; resolves when they have stopped. */
+  stop(): Promise<void>;
+  /** The counters now. */
+  counters(): CounterSnapshot;
+  /** The settings in force. */
+  readonly settings: PolicySettings;
+}
+
+/**
+ * Starts a forwarder on file descriptors, one Worker per direction. Resolves when both are
+ * ready.
+ *
+ * @param devices the fds (non-blocking)
+ * @param options settings and listeners
+ * @throws {PolicyError} when the settings do not compile
+ */
+export async function startThreadedForwarder(
+  devices: FdDevices,
+  options: ForwarderOptions,
+): Promise<Forwarder> {
+  compilePolicy(options.settings); // Validate here: a bad policy never reaches a Worker.
+  const counters = new Counters();
+  const control = new SharedArrayBuffer(8);
+  const flags = new Int32Array(control);
+  let settings = options.settings;
+  const workers = new Map<Direction, Worker>();
+  const stopped = new Map<Direction, () => void>();
+  const ready: Promise<void>[] = [];
+  for (const direction of ["egress", "ingress"] as const) {
+    const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+    workers.set(direction, worker);
+    ready.push(
+      new Promise<void>((resolve, reject) => {
+        worker.onmessage = (event) => {
+          const m = event.data;
+          if (m.kind === "ready") resolve();
+          else if (m.kind === "drop") options.onDrop?.(m);
+          else if (m.kind === "stopped") stopped.get(direction)?.();
+          else if (m.kind === "error") {
+            reject(new Error(m.message));
+            options.onFatal?.(m.message);
+          }
+        };
+        worker.onerror = (event) => {
+          event.preventDefault();
+          reject(new Error(event.message));
+          options.onFatal?.(event.message);
+        };
+      }),
+    );
+    worker.postMessage(
+      {
+        kind: "start",
+        direction,
+        ...devices,
+        icmpFd: direction === "egress" ? devices.icmpFd : -1,
+        settings,
+        icmpSource: options.icmpSource,
+        counters: counters.buffer,
+        control,
+        sampleDrops: options.onDrop !== undefined,
+      } satisfies WorkerStart,
+    );
+  }
+  const stop = async () => {
+    Atomics.store(flags, 0, 1);
+    const done = [...workers.keys()].map((direction) =>
+      new Promise<void>((resolve) => {
+        stopped.set(direction, resolve);
+        // A Worker stuck in a call still ends: terminate after a bound.
+        setTimeout(resolve, 500);
+      })
+    );
+    for (const worker of workers.values()) worker.postMessage({ kind: "stop" });
+    await Promise.all(done);
+    for (const worker of workers.values()) worker.terminate();
+  };
+  try {
+    await Promise.all(ready);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    get settings() {
+      return settings;
+    },
+    reload(next: PolicySettings) {
+      compilePolicy(next);
+      settings = next;
+      for (const worker of workers.values()) {
+        worker.postMessage(
+          {
+            kind: "reload",
+            settings: next,
+            icmpSource: options.icmpSource,
+            sampleDrops: options.onDrop !== undefined,
+          } satisfies WorkerReload,
+        );
+      }
+    },
+    stop,
+    counters: () => counters.snapshot(),
+  };
+}
+
+/** A forwarder on the main thread, with a method to pump synchronously (for tests). */
+export interface InProcessForwarder extends Forwarder {
+  /** Handles everything waiting in the devices now; returns the packets handled. */
+  pumpNow(): number;
+}
+
+/**
+ * Starts a forwarder on device objects, pumped on the main thread every millisecond (or only
+ * by `pumpNow` with `manual`).
+ *
+ * @param devices the TUN, the link, optionally an ICMPv4 source
+ * @param options settings and listeners; `manual` disables the timer
+ * @throws {PolicyError} when the settings do not compile
+ */
+export function startInProcessForwarder(
+  devices: ObjectDevices,
+  options: ForwarderOptions & { readonly manual?: boolean },
+): InProcessForwarder {
+  const counters = new Counters();
+  const sample = (direction: Direction) =>
+    options.onDrop === undefined ? undefined : dropSampler(direction, options.onDrop);
+  const egress = new EgressPath(devices, options.settings, counters, {
+    icmpSource: options.icmpSource,
+    onDrop: sample("egress"),
+  });
+  const ingress = new IngressPath(devices, options.settings, counters, {
+    onDrop: sample("ingress"),
+  });
+  let settings = options.settings;
+  const pumpNow = () => {
+    let total = 0;
+    for (;;) {
+      const n = egress.pump(256) + ingress.pump(256) +
+        (devices.icmp ? egress.pumpIcmp(devices.icmp, 256) : 0);
+      total += n;
+      if (n === 0) return total;
+    }
+  };
+  const timer = options.manual ? undefined : setInterval(pumpNow, 1);
+  return {
+    get settings() {
+      return settings;
+    },
+    reload(next: PolicySettings) {
+      compilePolicy(next); // throws before either path changes
+      egress.reload(next);
+      ingress.reload(next);
+      settings = next;
+    },
+    stop() {
+      if (timer !== undefined) clearInterval(timer);
+      return Promise.resolve();
+    },
+    counters: () => counters.snapshot(),
+    pumpNow,
+  };
+}

@@ -1,0 +1,14 @@
+/**
+ * The data plane: the egress and ingress paths, their devices (Linux and in-memory fakes), the
+ * shared counters and the forwarder's lifecycle.
+ *
+ * @module
+ */
+export * from "./types.ts";
+export * from "./counters.ts";
+export * from "./encap.ts";
+export * from "./decap.ts";
+export * from "./fake.ts";
+export * from "./forwarder.ts";
+export * from "./rate_limit.ts";
+export type { DropSample } from "./sample.ts";
