@@ -124,3 +124,66 @@ Deno.test("loadConfig() lists every problem of a file, one line each, in file or
   assert.match(error.message, /:4:7: mode: Cannot use "bridge"/);
   assert.match(error.message, /:5:6: ttl: Cannot use 0: expected 1\.\.255/);
 });
+
+/**
+ * Cases whose place is a node of a well-formed document, checked against PyYAML. Not those
+ * where stf deliberately points elsewhere: a missing key or an empty value (at its key).
+ */
+const NODE_CASES = Object.entries(CASES).filter(([name, [, , path]]) =>
+  path !== undefined && path !== "(top level)" &&
+  ![
+    "syntax_unclosed_flow",
+    "duplicate_keys",
+    "unknown_tag",
+    "sixrd_missing_prefix",
+    "interface_null",
+  ].includes(name)
+);
+
+const PYYAML_MARKS = `
+import json, sys, yaml
+out = []
+for file, path, at_key in json.load(sys.stdin):
+    node = yaml.compose(open(file))
+    mark = node.start_mark
+    for i, part in enumerate(path):
+        if isinstance(node, yaml.MappingNode):
+            key, value = next((k, v) for k, v in node.value if k.value == part)
+            node, mark = value, (key.start_mark if at_key and i == len(path) - 1 else value.start_mark)
+        else:
+            node = node.value[part]
+            mark = node.start_mark
+    out.append([mark.line + 1, mark.column + 1])
+print(json.dumps(out))
+`;
+
+Deno.test("the positions of problems agree with PyYAML's node marks (an independent parser)", async (t) => {
+  const python = "/usr/bin/python3";
+  const probe = await new Deno.Command(python, { args: ["-c", "import yaml"], stderr: "null" })
+    .output().catch(() => undefined);
+  if (probe === undefined || !probe.success) {
+    await t.step({ name: "skipped: python3 with PyYAML is not installed", ignore: true, fn() {} });
+    return;
+  }
+  const queries = NODE_CASES.map(([name, [, , path, text]]) => [
+    `${FIXTURES}${name}.conf`,
+    path!.split(/\.|(?=\[)/).map((p) => p.startsWith("[") ? Number(p.slice(1, -1)) : p),
+    text.startsWith("Unknown key"),
+  ]);
+  const child = new Deno.Command(python, {
+    args: ["-c", PYYAML_MARKS],
+    stdin: "piped",
+    stdout: "piped",
+  })
+    .spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(JSON.stringify(queries)));
+  await writer.close();
+  const output = await child.output();
+  assert.ok(output.success);
+  const marks = JSON.parse(new TextDecoder().decode(output.stdout)) as [number, number][];
+  assert.ok(marks.length >= 30, `only ${marks.length} cases compared`);
+  NODE_CASES.forEach(([name, [line, column]], i) => {
+    assert.deepEqual([line, column], marks[i], name);
+  });
+});
