@@ -44,7 +44,7 @@ export async function runScapy(body: string, packets: Uint8Array[]): Promise<unk
     "import sys, json, logging",
     "logging.getLogger('scapy.runtime').setLevel(logging.ERROR)",
     "from scapy.all import IP, IPv6, raw",
-    "from scapy.layers.inet6 import ICMPv6PacketTooBig, ICMPv6DestUnreach",
+    "from scapy.layers.inet6 import in6_chksum",
     "packets = [bytes.fromhex(l.strip()) for l in sys.stdin if l.strip()]",
     body,
   ].join("\n");
