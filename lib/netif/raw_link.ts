@@ -1,0 +1,102 @@
+/**
+ * The protocol-41 raw socket: `socket(AF_INET, SOCK_RAW, 41)` with `IP_HDRINCL`, so that stf
+ * writes the whole outer IPv4 header itself (DF, TTL, ECN, DSCP per packet).
+ *
+ * @module
+ */
+import {
+  AF_INET,
+  check,
+  IP_HDRINCL,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  openLibc,
+  SO_RCVBUFFORCE,
+  SO_SNDBUFFORCE,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_RAW,
+  SOL_SOCKET,
+} from "../../ffi/mod.ts";
+
+/** Options of {@link openRawLink}. */
+export interface RawLinkOptions {
+  /** The socket's send buffer in bytes (`SO_SNDBUFFORCE`); the kernel default when absent. */
+  readonly sendBufferBytes?: number;
+  /** The socket's receive buffer in bytes (`SO_RCVBUFFORCE`). */
+  readonly receiveBufferBytes?: number;
+  /** Open it non-blocking. */
+  readonly nonBlocking?: boolean;
+}
+
+/** An open protocol-41 raw socket. */
+export class RawLinkHandle implements Disposable {
+  /** The file descriptor (for `recvmmsg`/`sendmmsg` through FFI, in any thread). */
+  readonly fd: number;
+  #closed = false;
+
+  /** Wraps an fd; use {@link openRawLink}. */
+  constructor(fd: number) {
+    this.fd = fd;
+  }
+
+  /** Closes the socket (once). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    openLibc().symbols.close(this.fd);
+  }
+
+  /** Closes the socket. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function setIntOption(fd: number, level: number, option: number, value: number, what: string) {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setInt32(0, value, true);
+  check(openLibc().symbols.setsockopt(fd, level, option, bytes, 4), "setsockopt", what);
+}
+
+/**
+ * Opens the protocol-41 raw socket with `IP_HDRINCL` set.
+ *
+ * @param options buffer sizes and blocking mode
+ * @throws {SyscallError} EPERM without root or CAP_NET_RAW
+ */
+export function openRawLink(options: RawLinkOptions = {}): RawLinkHandle {
+  const { socket, close } = openLibc().symbols;
+  const type = SOCK_RAW | SOCK_CLOEXEC | (options.nonBlocking ? SOCK_NONBLOCK : 0);
+  const fd = check(
+    socket(AF_INET, type, IPPROTO_IPV6),
+    "socket(AF_INET, SOCK_RAW, 41)",
+    "open the protocol-41 raw socket",
+    { hints: { EPERM: "needs root or CAP_NET_RAW", EACCES: "needs root or CAP_NET_RAW" } },
+  );
+  try {
+    setIntOption(fd, IPPROTO_IP, IP_HDRINCL, 1, "set IP_HDRINCL on the protocol-41 socket");
+    if (options.sendBufferBytes !== undefined) {
+      setIntOption(
+        fd,
+        SOL_SOCKET,
+        SO_SNDBUFFORCE,
+        options.sendBufferBytes,
+        `set the send buffer to ${options.sendBufferBytes} bytes`,
+      );
+    }
+    if (options.receiveBufferBytes !== undefined) {
+      setIntOption(
+        fd,
+        SOL_SOCKET,
+        SO_RCVBUFFORCE,
+        options.receiveBufferBytes,
+        `set the receive buffer to ${options.receiveBufferBytes} bytes`,
+      );
+    }
+    return new RawLinkHandle(fd);
+  } catch (e) {
+    close(fd);
+    throw e;
+  }
+}
