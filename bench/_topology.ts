@@ -185,10 +185,23 @@ export interface RunningForwarder {
 
 /** A forwarder that could not be brought up; the message says why. */
 export class StartError extends Error {
-  /** @param message why, with the forwarder's last output when there is any */
-  constructor(message: string) {
+  /** The forwarder's last output, if any. */
+  readonly output: string;
+
+  /**
+   * @param message why, in one line
+   * @param output the forwarder's last output
+   */
+  constructor(message: string, output = "") {
     super(message);
     this.name = "StartError";
+    this.output = output;
+  }
+
+  /** The message and the last line of output: the error a forwarder printed, usually. */
+  get brief(): string {
+    const last = this.output.trimEnd().split("\n").at(-1)?.trim() ?? "";
+    return last === "" ? this.message : `${this.message}: ${last}`;
   }
 }
 
@@ -214,12 +227,6 @@ function linkReady(l: IpLink | undefined, address: string): boolean {
     (l.addr_info ?? []).some((a) => a.local === address);
 }
 
-function describeExit(p: NsProcess): string {
-  const code = p.exit?.signal ?? p.exit?.code;
-  const tail = p.logTail();
-  return `${p.label} exited (${code})${tail === "" ? "" : `: ${tail}`}`;
-}
-
 /** Waits until `check` holds, a process of `procs` ends (StartError), or the time is up. */
 async function waitFor(
   what: string,
@@ -230,13 +237,14 @@ async function waitFor(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const dead = procs.find((p) => p.exit !== undefined);
-    if (dead !== undefined) throw new StartError(describeExit(dead));
+    if (dead !== undefined) {
+      const how = dead.exit?.signal ?? `code ${dead.exit?.code}`;
+      throw new StartError(`${dead.label} exited (${how})`, dead.logTail(10));
+    }
     if (await check()) return;
     if (Date.now() > deadline) {
-      const tails = procs.map((p) => p.logTail(3)).filter((t) => t !== "").join("; ");
-      throw new StartError(
-        `${what} not ready within ${timeoutMs / 1000} s${tails === "" ? "" : `: ${tails}`}`,
-      );
+      const tails = procs.map((p) => p.logTail(5)).filter((t) => t !== "").join("\n");
+      throw new StartError(`${what} not ready within ${timeoutMs / 1000} s`, tails);
     }
     await sleep(100);
   }

@@ -11,6 +11,7 @@
  * Needs root, `ip netns`, iperf3, ping and ss; socat and gcc for their rows. Extra stf rows
  * (each optimisation switched off) come from `STF_VARIANTS` below and from the environment
  * variable `STF_BENCH_VARIANTS`, a JSON array of `{ "name": "…", "flags": ["…"] }`.
+ * `STF_BENCH_MAIN` points at another stf entry point (another checkout's `main.ts`).
  *
  * @module
  */
@@ -91,7 +92,9 @@ Options:
   --out FILE        raw results as JSON (default bench-results.json)
   -h, --help        this text
 
-Extra stf rows: STF_BENCH_VARIANTS='[{"name":"stf-no-batch","flags":["--no-batch"]}]'`;
+Environment:
+  STF_BENCH_VARIANTS  extra stf rows, e.g. '[{"name":"stf-no-batch","flags":["--no-batch"]}]'
+  STF_BENCH_MAIN      the stf entry point to run (default: this checkout's main.ts)`;
 
 function positiveInteger(value: string, flag: string): number {
   const n = Number(value);
@@ -173,6 +176,8 @@ export interface RunRecord {
   readonly startedAt: string;
   /** Why the forwarder did not come up (then nothing else is set). */
   startError?: string;
+  /** The forwarder's last output when it did not come up. */
+  startOutput?: string;
   /** TCP, one stream. */
   tcp1?: TestRecord<TcpResult>;
   /** TCP, four streams. */
@@ -405,7 +410,9 @@ async function main(args: readonly string[]): Promise<number> {
       }
       await Deno.remove(tmp, { recursive: true }).catch(() => {});
     })();
+  let interrupted = false;
   const onSignal = () => {
+    interrupted = true;
     progress("interrupted: cleaning up");
     cleanup().finally(() => Deno.exit(130));
   };
@@ -427,16 +434,17 @@ async function main(args: readonly string[]): Promise<number> {
       notes.set("socat", "skipped: socat not found");
       progress("socat skipped: socat not found");
     }
-    const stfMain = new URL("../main.ts", import.meta.url).pathname;
+    const stfMain = Deno.env.get("STF_BENCH_MAIN") ??
+      new URL("../main.ts", import.meta.url).pathname;
     if (specs.some((s) => s.kind === "stf")) {
       try {
         await Deno.stat(stfMain);
         startOptions.stfMain = stfMain;
       } catch {
         for (const s of specs.filter((s) => s.kind === "stf")) {
-          notes.set(s.name, "skipped: main.ts not found");
+          notes.set(s.name, `skipped: ${stfMain} not found`);
         }
-        progress("stf skipped: main.ts not found");
+        progress(`stf skipped: ${stfMain} not found`);
       }
     }
 
@@ -451,6 +459,7 @@ async function main(args: readonly string[]): Promise<number> {
       const active = specs.filter((s) => !notes.has(s.name));
       const shift = active.length === 0 ? 0 : (run - 1) % active.length;
       for (const spec of [...active.slice(shift), ...active.slice(0, shift)]) {
+        if (interrupted) break;
         const record: RunRecord = {
           forwarder: spec.name,
           run,
@@ -465,9 +474,11 @@ async function main(args: readonly string[]): Promise<number> {
         } catch (e) {
           if (!(e instanceof StartError)) throw e;
           record.startError = e.message;
+          record.startOutput = e.output;
           // A forwarder that does not start is not retried in later runs.
-          notes.set(spec.name, `failed to start: ${e.message.split("\n")[0]}`);
+          notes.set(spec.name, `failed to start: ${e.brief}`);
           progress(`[run ${run}/${options.runs}] ${spec.name}: failed to start: ${e.message}`);
+          if (e.output !== "") console.error(e.output.replace(/^/gm, "    "));
           continue;
         }
         try {
