@@ -199,8 +199,8 @@ export interface SummaryRow {
   readonly rttMs?: number;
   /** CPU seconds of the forwarder processes (both ends) over one run's tests. */
   readonly cpuSeconds?: number;
-  /** CPU microseconds of the forwarders per UDP packet received. */
-  readonly udpCpuUsPerPacket?: number;
+  /** CPU microseconds of the forwarders (both ends) per packet, UDP-64 at a fixed low rate. */
+  readonly cpuUsPerPacket?: number;
   /** Largest peak RSS (VmHWM) of one forwarder process, MB. */
   readonly peakRssMb?: number;
   /** Why the row is empty or partial (skipped, failed to start, …). */
@@ -245,7 +245,7 @@ export function formatResultTable(rows: readonly SummaryRow[]): string {
     "UDP loss %",
     "RTT ms",
     "CPU s",
-    "CPU µs/pkt (UDP)",
+    "CPU µs/pkt",
     "peak RSS MB",
   ];
   return markdownTable(
@@ -259,7 +259,7 @@ export function formatResultTable(rows: readonly SummaryRow[]): string {
       formatNumber(r.udpLossPercent, 1),
       formatNumber(r.rttMs, 3),
       formatNumber(r.cpuSeconds, 2),
-      formatNumber(r.udpCpuUsPerPacket, 2),
+      formatNumber(r.cpuUsPerPacket, 2),
       formatNumber(r.peakRssMb, 1),
     ]),
   );
@@ -286,7 +286,7 @@ const RATIO_COLUMNS: readonly [string, (r: SummaryRow) => number | undefined][] 
   ["UDP-64 pps", (r) => r.udpKpps],
   ["RTT", (r) => r.rttMs],
   ["CPU s", (r) => r.cpuSeconds],
-  ["CPU/pkt (UDP)", (r) => r.udpCpuUsPerPacket],
+  ["CPU/pkt", (r) => r.cpuUsPerPacket],
 ];
 
 /**

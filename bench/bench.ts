@@ -80,6 +80,8 @@ export interface BenchOptions {
   readonly out: string;
   /** iperf3's `-b` for the UDP test (`0`: as fast as the client can send). */
   readonly udpBitrate: string;
+  /** Packets per second of the fixed-rate UDP test that measures CPU per packet (0: skip). */
+  readonly udpFixedPps: number;
 }
 
 const USAGE = `Usage: deno run -A bench/bench.ts [options]
@@ -89,6 +91,8 @@ Options:
   --duration S      seconds of each iperf3 test (default 5)
   --only LIST       comma-separated rows: native, socat, cfwd, stf, variant names (default all)
   --udp-bitrate B   iperf3 -b of the 64-byte UDP test, 0 for unlimited (default 0)
+  --udp-fixed-kpps K  rate of the UDP-64 test that measures CPU µs per packet, below every
+                    forwarder's capacity so nothing is lost; 0 skips it (default 10)
   --out FILE        raw results as JSON (default bench-results.json)
   -h, --help        this text
 
@@ -100,6 +104,14 @@ function positiveInteger(value: string, flag: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
     throw new RangeError(`Cannot use "${value}" for ${flag}: expected a positive integer`);
+  }
+  return n;
+}
+
+function nonNegativeNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n)) {
+    throw new RangeError(`Cannot use "${value}" for ${flag}: expected a number ≥ 0`);
   }
   return n;
 }
@@ -119,6 +131,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
       only: { type: "string" },
       out: { type: "string", default: "bench-results.json" },
       "udp-bitrate": { type: "string", default: "0" },
+      "udp-fixed-kpps": { type: "string", default: "10" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -135,6 +148,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
     only: values.only?.split(",").map((s) => s.trim()).filter((s) => s !== ""),
     out: values.out,
     udpBitrate: bitrate,
+    udpFixedPps: nonNegativeNumber(values["udp-fixed-kpps"], "--udp-fixed-kpps") * 1000,
   };
 }
 
@@ -182,8 +196,10 @@ export interface RunRecord {
   tcp1?: TestRecord<TcpResult>;
   /** TCP, four streams. */
   tcp4?: TestRecord<TcpResult>;
-  /** UDP, 64-byte payloads. */
+  /** UDP, 64-byte payloads, at the offered rate of `--udp-bitrate`. */
   udp?: TestRecord<UdpResult>;
+  /** UDP, 64-byte payloads, at the fixed rate of `--udp-fixed-kpps` (forwarders only). */
+  udpFixed?: TestRecord<UdpResult>;
   /** Ping round trips. */
   ping?: TestRecord<PingResult>;
   /** Largest VmHWM of one forwarder process at the end of the run, kB. */
@@ -260,6 +276,24 @@ async function measureRun(
       }),
     (r) => `${(r.pps / 1000).toFixed(1)} kpps received, ${r.lossPercent.toFixed(1)} % lost`,
   );
+  const fixedPps = options.udpFixedPps;
+  if (roots.length > 0 && fixedPps > 0) {
+    record.udpFixed = await test(
+      `UDP-64 @${fixedPps / 1000} kpps`,
+      () =>
+        measureUdp(lab, fwd.target, {
+          payloadBytes: UDP_PAYLOAD_BYTES,
+          // iperf3 counts the payload only.
+          bitrate: `${fixedPps * UDP_PAYLOAD_BYTES * 8}`,
+          durationSeconds: d,
+        }),
+      (r) => `${(r.pps / 1000).toFixed(1)} kpps received, ${r.lossPercent.toFixed(2)} % lost`,
+    );
+    const u = ok(record.udpFixed);
+    if (u?.cpuSeconds !== undefined && u.packetsReceived > 0) {
+      progress(`${label}: ${((u.cpuSeconds * 1e6) / u.packetsReceived).toFixed(2)} CPU µs/packet`);
+    }
+  }
   record.ping = await test(
     "ping",
     () => measurePing(lab, fwd.target, PING_COUNT),
@@ -285,16 +319,19 @@ export function summarize(name: string, runs: readonly RunRecord[], note?: strin
   const pick = (f: (r: RunRecord) => number | undefined) => median(measured.map(f));
   const totalCpu = (r: RunRecord) => {
     const tests = [ok(r.tcp1), ok(r.tcp4), ok(r.udp), ok(r.ping)];
+    if (r.udpFixed !== undefined) tests.push(ok(r.udpFixed));
     if (tests.some((t) => t?.cpuSeconds === undefined)) return undefined;
     return tests.reduce((sum, t) => sum + (t?.cpuSeconds ?? 0), 0);
   };
   const rss = measured.map((r) => r.peakRssKb).filter((v): v is number => v !== undefined);
-  const failedTests = measured.flatMap((r) => [r.tcp1, r.tcp4, r.udp, r.ping])
+  const failedTests = measured.flatMap((r) => [r.tcp1, r.tcp4, r.udp, r.udpFixed, r.ping])
     .filter((t) => t !== undefined && "error" in t).length;
+  const fixedLoss = pick((r) => ok(r.udpFixed)?.lossPercent);
   const notes = [
     note,
     measured.length < runs.length ? `${measured.length}/${runs.length} runs` : undefined,
     failedTests > 0 ? `${failedTests} failed tests` : undefined,
+    (fixedLoss ?? 0) > 1 ? `${fixedLoss?.toFixed(1)} % lost at the fixed UDP rate` : undefined,
   ].filter((n) => n !== undefined);
   return {
     name,
@@ -309,8 +346,8 @@ export function summarize(name: string, runs: readonly RunRecord[], note?: strin
     udpLossPercent: pick((r) => ok(r.udp)?.lossPercent),
     rttMs: pick((r) => ok(r.ping)?.avgMs),
     cpuSeconds: pick(totalCpu),
-    udpCpuUsPerPacket: pick((r) => {
-      const u = ok(r.udp);
+    cpuUsPerPacket: pick((r) => {
+      const u = ok(r.udpFixed);
       if (u?.cpuSeconds === undefined || u.packetsReceived === 0) return undefined;
       return (u.cpuSeconds * 1e6) / u.packetsReceived;
     }),
@@ -513,7 +550,9 @@ async function main(args: readonly string[]): Promise<number> {
       }, Linux ${host.kernel}, Deno ${host.deno}, ${host.iperf3 ?? "iperf3"}; ${
         startedAt.slice(0, 16).replace("T", " ")
       } UTC`,
-      `Medians of ${options.runs} runs, ${options.durationSeconds} s per iperf3 test; UDP: ${UDP_PAYLOAD_BYTES}-byte payloads at -b ${options.udpBitrate}; CPU s: forwarders of both ends over one run's tests.`,
+      `Medians of ${options.runs} runs, ${options.durationSeconds} s per iperf3 test; UDP: ${UDP_PAYLOAD_BYTES}-byte payloads at -b ${options.udpBitrate}; CPU s: forwarders of both ends over one run's tests; CPU µs/pkt: both ends, UDP-64 at ${
+        options.udpFixedPps / 1000
+      } kpps.`,
       "",
       formatResultTable(summary),
       "",

@@ -203,7 +203,7 @@ const ROWS: SummaryRow[] = [
     udpLossPercent: 85,
     rttMs: 0.4,
     cpuSeconds: 10,
-    udpCpuUsPerPacket: 30,
+    cpuUsPerPacket: 30,
     peakRssMb: 2.5,
   },
   { name: "stf", tcp1Gbps: 1, tcp4Gbps: 1.2, udpKpps: 50, rttMs: 0.2, cpuSeconds: 5 },
@@ -237,7 +237,7 @@ Deno.test("formatRatioTable() divides metric by metric and skips pairs with a mi
   ]);
   const lines = table.split("\n");
   assert.equal(lines.length, 4);
-  assert.equal(lines[0], "| ratio | TCP×1 | TCP×4 | UDP-64 pps | RTT | CPU s | CPU/pkt (UDP) |");
+  assert.equal(lines[0], "| ratio | TCP×1 | TCP×4 | UDP-64 pps | RTT | CPU s | CPU/pkt |");
   assert.equal(lines[2], "| stf / socat | 5.00× | 3.00× | 2.50× | 0.50× | 0.50× | – |");
   assert.equal(lines[3], "| stf / native | 0.06× | 0.06× | 0.13× | 5.00× | – | – |");
 });
