@@ -309,7 +309,7 @@ const documentSchema = z.strictObject({
         "default (RFC 7526 §5)",
     }),
   "default-route": z.boolean().default(false).meta({
-    description: "Route ::/0 into the tunnel (needs a relay)",
+    description: "Route ::/0 into the tunnel, towards the relay (router mode, needs a relay)",
   }),
   routes: z.array(ipv6Prefix()).default([]).meta({
     title: "list of IPv6 prefixes",
@@ -398,8 +398,22 @@ function crossCheck(doc: Document, ctx: z.core.$RefinementCtx<Document>): void {
         }, so every packet to it would be dropped (dst-ipv4-invalid, RFC 3056 §9)`,
         ["strict-bogons"],
       );
+    } else if (own !== null && relay === own) {
+      // It would send the packets to ourselves (dst-own-ipv4, RFC 3964 §5.1).
+      push(["relay"], `Cannot use "${doc.relay}" as the relay: it is the own IPv4 address`, [
+        "ipv4",
+      ]);
     }
-  } else if (doc["default-route"]) {
+  }
+  if (doc["default-route"] && doc.mode !== "router") {
+    // A return-path server would lose its native IPv6 routes; a relay would loop.
+    push(
+      ["default-route"],
+      `Cannot route ::/0 into the tunnel in ${doc.mode} mode: only a router sends native ` +
+        "traffic to a relay",
+      ["mode"],
+    );
+  } else if (doc["default-route"] && doc.relay === "none") {
     push(
       ["default-route"],
       "Cannot route ::/0 into the tunnel without a relay: set relay to an IPv4 address " +

@@ -78,6 +78,8 @@ const CASES: Readonly<Record<string, Expected>> = {
   relay_private: [2, 8, "relay", "in C4 (private, RFC 1918)"],
   relay_multicast: [1, 8, "relay", "in C4 (multicast, RFC 5771)"],
   default_route_without_relay: [2, 16, "default-route", "without a relay"],
+  default_route_return_path: [3, 16, "default-route", "in return-path mode"],
+  relay_is_own_ipv4: [2, 8, "relay", "it is the own IPv4 address"],
   sixrd_too_long: [2, 11, "6rd.prefix", "would be /68, longer than /64 (6rd-prefix-too-long"],
   sixrd_common_prefix_host_bits: [4, 23, "6rd.ipv4-common-prefix", 'did you mean "10.0.0.0"?'],
   subnet_too_big_for_6rd: [2, 11, "interface.subnet", "a /64 delegated prefix leaves 0 bits"],

@@ -297,6 +297,7 @@ Deno.test("mergeConfig() lets flags override the file, section by section", asyn
   const merged = mergeConfig(base, {
     interface: { mtu: 1400, name: undefined },
     mode: "relay",
+    defaultRoute: false,
     relay: "198.51.100.1",
     sitePrefixes: ["2001:db8:2::/48"],
     log: { level: "warning" },
@@ -306,6 +307,7 @@ Deno.test("mergeConfig() lets flags override the file, section by section", asyn
   assert.equal(merged.interface.name, "stf0");
   assert.equal(merged.interface.subnet, 1);
   assert.equal(merged.mode, "relay");
+  assert.equal(merged.defaultRoute, false);
   assert.equal(merged.relay, "198.51.100.1");
   assert.deepEqual(merged.sitePrefixes, ["2001:db8:2::/48"]);
   assert.deepEqual(merged.log, { level: "warning", format: "json" });
@@ -353,6 +355,11 @@ Deno.test("mergeConfig() names the flag that made a key of the file wrong", () =
   assert.equal(
     error.message.split(":").slice(0, 2).join(":"),
     "--relay: default-route",
+  );
+  const mode = configError(() => mergeConfig(base, { mode: "return-path" }));
+  assert.match(
+    mode.message,
+    /^--mode: default-route: Cannot route ::\/0 into the tunnel in return-path/,
   );
   const strict = configError(() => mergeConfig(base, { strictBogons: true }));
   assert.match(strict.message, /^--strict-bogons: relay: Cannot use "192\.0\.2\.1" as the relay/);
