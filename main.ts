@@ -1,13 +1,21 @@
 /**
- * The stf command: argv → command, exit codes, top-level error printing. The only module that
- * reads `Deno.args` and calls `Deno.exit` (STYLE.md habit 1).
+ * The stf command: argv → command, exit codes, top-level error printing, logging set-up and
+ * signal handlers. The only module that reads `Deno.args`, calls `Deno.exit` and installs
+ * signal handlers (STYLE.md habit 1).
  *
  * @module
  */
 import { parseArgs } from "./lib/cli.ts";
+import { effectiveConfig, sixRdDomainOfConfig } from "./lib/commands/_settings.ts";
+import { runCheckConfig } from "./lib/commands/check_config.ts";
 import { runDecode } from "./lib/commands/decode.ts";
+import { runDown } from "./lib/commands/down.ts";
 import { runPrefix } from "./lib/commands/prefix.ts";
+import { type RunControl, runForwarder } from "./lib/commands/run.ts";
+import { runUp, type UpOptions } from "./lib/commands/up.ts";
+import type { StfConfig } from "./lib/config/mod.ts";
 import { ConfigError, OperationError } from "./lib/errors.ts";
+import { configureLogging } from "./lib/log.ts";
 
 /**
  * Runs stf with the given arguments and returns the exit code. User mistakes print one line
@@ -23,10 +31,68 @@ export async function main(args: readonly string[]): Promise<number> {
         return runPrefix(invocation);
       case "decode":
         return runDecode(invocation);
+      case "check-config":
+        return await runCheckConfig({ file: invocation.file, json: invocation.json });
+      case "up": {
+        const config = await effectiveConfig(invocation.config, invocation.overrides);
+        return await runUp(upOptionsOf(config, invocation));
+      }
+      case "down": {
+        const config = await effectiveConfig(invocation.config, invocation.overrides);
+        return await runDown({
+          name: config.interface.name,
+          dryRun: invocation.dryRun,
+          json: invocation.json,
+        });
+      }
+      case "run": {
+        const config = await effectiveConfig(invocation.config, invocation.overrides);
+        configureLogging(config.log);
+        return await runForwarder(
+          config,
+          signalControl(() => effectiveConfig(invocation.config, invocation.overrides)),
+        );
+      }
     }
   } catch (error) {
-    return await Promise.resolve(reportError(error));
+    return reportError(error);
   }
+}
+
+function upOptionsOf(
+  config: StfConfig,
+  flags: { readonly dryRun: boolean; readonly json: boolean },
+): UpOptions {
+  const domain = sixRdDomainOfConfig(config);
+  const options: UpOptions & { domain?: unknown } = {
+    ipv4: typeof config.ipv4 === "string" ? config.ipv4 : config.ipv4.interface,
+    name: config.interface.name,
+    mtu: config.interface.mtu,
+    subnet: config.interface.subnet,
+    interfaceId: config.interface.interfaceId,
+    ...(config.relay === null ? {} : { relay: config.relay }),
+    defaultRoute: config.defaultRoute,
+    routes: config.routes,
+    ...(config.interface.owner === null ? {} : { owner: String(config.interface.owner) }),
+    allowNonGlobal: config.allowNonGlobal,
+    dryRun: flags.dryRun,
+    json: flags.json,
+    ...(domain === undefined ? {} : { domain }),
+  };
+  return options;
+}
+
+/** Wires SIGINT/SIGTERM (stop), SIGHUP (reload) and SIGUSR1 (counters) to the forwarder. */
+function signalControl(reloadConfig: () => Promise<StfConfig>): RunControl {
+  const on = (signals: Deno.Signal[]) => (handler: () => void) => {
+    for (const signal of signals) Deno.addSignalListener(signal, handler);
+  };
+  return {
+    onStop: on(["SIGINT", "SIGTERM"]),
+    onReload: on(["SIGHUP"]),
+    onStats: on(["SIGUSR1"]),
+    reloadConfig,
+  };
 }
 
 /**

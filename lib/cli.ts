@@ -6,12 +6,14 @@
  */
 import {
   argument,
+  choice,
   command,
   constant,
   integer,
   lineBreak,
   type Message,
   message,
+  multiple,
   object,
   option,
   optional,
@@ -20,6 +22,7 @@ import {
   text,
 } from "@optique/core";
 import { runParser } from "@optique/core/facade";
+import { type ConfigOverrides, ipv4SourceFromFlag } from "./config/mod.ts";
 import type { DecodeOptions } from "./commands/decode.ts";
 import type { PrefixOptions } from "./commands/prefix.ts";
 import { VERSION } from "./version.ts";
@@ -106,28 +109,206 @@ const decodeCommand = command(
   },
 );
 
-const parser = or(prefixCommand, decodeCommand);
+const configFile = optional(option("-c", "--config", string({ metavar: "FILE" }), {
+  description: message`Read settings from this YAML file; flags override it.`,
+}));
+const name = optional(option("--name", string({ metavar: "NAME" }), {
+  description: message`The interface name (default ${"stf0"}, at most 15 bytes).`,
+}));
+
+/** Flags that set the interface (shared by `up` and `run`). */
+const interfaceFlags = {
+  config: configFile,
+  name,
+  ipv4: optional(option("--ipv4", string({ metavar: "IPV4|INTERFACE|auto" }), {
+    description:
+      message`This host's public IPv4 address, an interface holding it, or ${"auto"} (the only global one).`,
+  })),
+  mtu: optional(option("--mtu", integer({ metavar: "N" }), {
+    description: message`The tunnel MTU, 1280..1480 (default 1480, RFC 4213 §3.2).`,
+  })),
+  subnet: optional(option("--subnet", integer({ min: 0, metavar: "N" }), {
+    description: message`The subnet ID of the interface address (default 0).`,
+  })),
+  interfaceId: optional(option("--interface-id", string({ metavar: "IID" }), {
+    description: message`The interface ID of the interface address (default ${"::1"}).`,
+  })),
+  relay: optional(option("--relay", string({ metavar: "IPV4|none" }), {
+    description:
+      message`The 6to4 relay for native IPv6 destinations; none by default (RFC 7526 §5).`,
+  })),
+  defaultRoute: optional(option("--default-route", {
+    description: message`Route ${"::/0"} into the tunnel (needs --relay).`,
+  })),
+  routes: multiple(option("--route", string({ metavar: "PREFIX" }), {
+    description: message`Route another IPv6 prefix into the tunnel (repeatable).`,
+  })),
+  allowNonGlobal: optional(option("--allow-non-global", {
+    description: message`Accept a private or shared own IPv4 (behind NAT, or a lab).`,
+  })),
+  sixRdPrefix,
+  sixRdIpv4MaskLength: sixRdMaskLength,
+  sixRdIpv4CommonPrefix: optional(
+    option("--6rd-ipv4-common-prefix", string({ metavar: "IPV4" }), {
+      description: message`The IPv4 bits common to the 6rd domain.`,
+    }),
+  ),
+};
+
+const upCommand = command(
+  "up",
+  object({
+    command: constant("up" as const),
+    ...interfaceFlags,
+    owner: optional(option("--owner", string({ metavar: "USER" }), {
+      description: message`Let this user attach to the TUN without privileges (TUNSETOWNER).`,
+    })),
+    dryRun: option("--dry-run", {
+      description: message`Print the equivalent iproute2 commands and change nothing.`,
+    }),
+    json,
+  }),
+  {
+    brief: message`Create and configure the stf interface, then exit.`,
+    description:
+      message`Create a persistent TUN device (default ${"stf0"}) with the address 2002:V4:SUBNET::IID/16, MTU and routes, through libc ioctls; idempotent: a second run changes nothing, another one reconciles. Undone by ${"stf down"}.`,
+    footer: examples(
+      "stf up --ipv4 198.51.100.10                 → 2002:c633:640a::1/16 on stf0",
+      "stf up --ipv4 eth0 --relay 192.0.2.99 --default-route",
+      "stf up --config /etc/stf/stf.yaml --dry-run",
+    ),
+  },
+);
+
+const downCommand = command(
+  "down",
+  object({
+    command: constant("down" as const),
+    config: configFile,
+    name,
+    dryRun: option("--dry-run", {
+      description: message`Print the equivalent iproute2 commands and change nothing.`,
+    }),
+    json,
+  }),
+  {
+    brief: message`Remove the stf interface that up made.`,
+    description:
+      message`Remove the routes, the address and the persistent TUN device that ${"stf up"} made. Idempotent: nothing to do is not an error. Refuses an interface stf did not make.`,
+    footer: examples("stf down", "stf down --name stf1"),
+  },
+);
+
+const runCommand = command(
+  "run",
+  object({
+    command: constant("run" as const),
+    ...interfaceFlags,
+    mode: optional(option("--mode", choice(["router", "return-path", "relay"] as const), {
+      description:
+        message`${"router"} (a 6to4 site, default), ${"return-path"} (a server that only encapsulates replies to 2002::/16), ${"relay"} (RFC 3056 §5).`,
+    })),
+    sitePrefixes: multiple(option("--site-prefix", string({ metavar: "PREFIX" }), {
+      description: message`A native IPv6 prefix of this site (inner-src-own-prefix; repeatable).`,
+    })),
+    allowPeers: multiple(option("--allow-peer", string({ metavar: "PREFIX" }), {
+      description:
+        message`Accept protocol 41 only from these IPv4 prefixes (peer-not-allowed; repeatable).`,
+    })),
+    allowRelays: multiple(option("--allow-relay", string({ metavar: "PREFIX" }), {
+      description:
+        message`Accept native sources only from these relays (relay-not-allowed; repeatable).`,
+    })),
+    strictBogons: optional(option("--strict-bogons", {
+      description: message`Also treat the other RFC 6890 non-global IPv4 blocks as martian.`,
+    })),
+    ttl: optional(option("--ttl", integer({ metavar: "N" }), {
+      description: message`The outer TTL, 1..255 (default 64).`,
+    })),
+    dscp: optional(option("--dscp", choice(["copy", "zero"] as const), {
+      description: message`Copy the inner DSCP to the outer header, or write zero (default copy).`,
+    })),
+    statsInterval: optional(option("--stats-interval", integer({ min: 0, metavar: "SECONDS" }), {
+      description:
+        message`Print the counters every so many seconds (0: only at exit and on SIGUSR1).`,
+    })),
+    logLevel: optional(
+      option(
+        "--log-level",
+        choice(["trace", "debug", "info", "warning", "error", "fatal"] as const),
+        {
+          description:
+            message`The lowest level logged (default info; debug logs each drop, rate-limited).`,
+        },
+      ),
+    ),
+    logFormat: optional(option("--log-format", choice(["text", "json"] as const), {
+      description: message`Text lines, or JSON lines for log collectors (default text).`,
+    })),
+  }),
+  {
+    brief: message`Run the forwarder in the foreground.`,
+    description:
+      message`Forward IPv6 between the stf interface and IPv4 protocol 41 with the filters of RFC 3964. Attaches to the interface ${"stf up"} made, or creates one and removes it on exit. SIGINT/SIGTERM stop, SIGHUP reloads the configuration, SIGUSR1 prints the counters.`,
+    footer: examples(
+      "stf run --ipv4 203.0.113.80 --mode return-path     (the seed's server)",
+      "stf run --ipv4 eth0 --relay 192.0.2.99 --default-route --site-prefix 2001:db8:1::/48",
+      "stf run --config /etc/stf/stf.yaml --log-format json --stats-interval 60",
+    ),
+  },
+);
+
+const checkConfigCommand = command(
+  "check-config",
+  object({
+    command: constant("check-config" as const),
+    file: argument(string({ metavar: "FILE" }), {
+      description: message`The YAML configuration file.`,
+    }),
+    json,
+  }),
+  {
+    brief: message`Validate a configuration file and print the effective configuration.`,
+    description:
+      message`Validate a YAML configuration file against the schema and print the effective configuration (defaults filled in). Errors are printed as file:line:col: path: message, exit 2.`,
+    footer: examples(
+      "stf check-config /etc/stf/stf.yaml",
+      "stf check-config stf.example.yaml --json",
+    ),
+  },
+);
+
+const parser = or(
+  prefixCommand,
+  decodeCommand,
+  upCommand,
+  downCommand,
+  runCommand,
+  checkConfigCommand,
+);
+
+/** The options of `up`, `down` and `run`: a configuration file and the flags over it. */
+export interface ConfiguredInvocation {
+  /** The configuration file, if any. */
+  readonly config?: string;
+  /** The flags given, in the configuration's shape. */
+  readonly overrides: ConfigOverrides;
+  /** `--dry-run` (`up`, `down`). */
+  readonly dryRun: boolean;
+  /** `--json` (`up`, `down`). */
+  readonly json: boolean;
+}
 
 /** A parsed command line: which command, with its options as plain values. */
 export type Invocation =
   | ({ readonly command: "prefix" } & PrefixOptions)
-  | ({ readonly command: "decode" } & DecodeOptions);
+  | ({ readonly command: "decode" } & DecodeOptions)
+  | ({ readonly command: "up" | "down" | "run" } & ConfiguredInvocation)
+  | { readonly command: "check-config"; readonly file: string; readonly json: boolean };
 
-/** Options of {@link parseArgs}. */
-export interface ParseArgsOptions {
-  /** Called instead of `Deno.exit` after help, version, completion or a usage error. */
-  readonly onExit?: (code: number) => never;
-}
+type Parsed = ReturnType<typeof parseRaw>;
 
-/**
- * Parses the command line. Prints help, the version or a completion script and exits when
- * asked; a usage error prints the usage and exits 2.
- *
- * @param args the arguments after the program name
- * @param options exit hook for tests
- */
-export function parseArgs(args: readonly string[], options: ParseArgsOptions = {}): Invocation {
-  const onExit = options.onExit ?? ((code: number) => Deno.exit(code));
+function parseRaw(args: readonly string[], onExit: (code: number) => never) {
   return runParser(
     parser,
     "stf",
@@ -148,10 +329,95 @@ export function parseArgs(args: readonly string[], options: ParseArgsOptions = {
       ],
       errorExitCode: 2,
       aboveError: "usage",
-      stdout: (text) => console.log(text),
-      stderr: (text) => console.error(text),
+      stdout: (text: string) => console.log(text),
+      stderr: (text: string) => console.error(text),
       onError: () => onExit(2),
       onShow: (code?: number) => onExit(code ?? 0),
     } as Parameters<typeof runParser>[3],
-  ) as Invocation;
+  );
+}
+
+function nonEmpty<T>(list: readonly T[]): readonly T[] | undefined {
+  return list.length > 0 ? list : undefined;
+}
+
+/** Turns the flags of `up`/`run` into configuration overrides (absent flags stay absent). */
+function overridesOf(p: Extract<Parsed, { command: "up" | "run" }>): ConfigOverrides {
+  const run = p.command === "run" ? p : undefined;
+  const iface = {
+    name: p.name,
+    mtu: p.mtu,
+    subnet: p.subnet,
+    interfaceId: p.interfaceId,
+    owner: p.command === "up" ? p.owner : undefined,
+  };
+  const sixRd = p.sixRdPrefix === undefined ? undefined : {
+    prefix: p.sixRdPrefix,
+    ipv4MaskLen: p.sixRdIpv4MaskLength,
+    ipv4CommonPrefix: p.sixRdIpv4CommonPrefix,
+  };
+  const log = run && { level: run.logLevel, format: run.logFormat };
+  return prune({
+    interface: prune(iface),
+    ipv4: p.ipv4 === undefined ? undefined : ipv4SourceFromFlag(p.ipv4),
+    allowNonGlobal: p.allowNonGlobal,
+    relay: p.relay,
+    defaultRoute: p.defaultRoute,
+    routes: nonEmpty(p.routes),
+    sixRd: sixRd && prune(sixRd),
+    mode: run?.mode,
+    sitePrefixes: run && nonEmpty(run.sitePrefixes),
+    allowPeers: run && nonEmpty(run.allowPeers),
+    allowRelays: run && nonEmpty(run.allowRelays),
+    strictBogons: run?.strictBogons,
+    ttl: run?.ttl,
+    dscp: run?.dscp,
+    statsInterval: run?.statsInterval,
+    log: log && prune(log),
+  }) as ConfigOverrides;
+}
+
+function prune<T extends Record<string, unknown>>(o: T): T | undefined {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return Object.keys(out).length > 0 ? out as T : undefined;
+}
+
+/** Options of {@link parseArgs}. */
+export interface ParseArgsOptions {
+  /** Called instead of `Deno.exit` after help, version, completion or a usage error. */
+  readonly onExit?: (code: number) => never;
+}
+
+/**
+ * Parses the command line. Prints help, the version or a completion script and exits when
+ * asked; a usage error prints the usage and exits 2.
+ *
+ * @param args the arguments after the program name
+ * @param options exit hook for tests
+ */
+export function parseArgs(args: readonly string[], options: ParseArgsOptions = {}): Invocation {
+  const onExit = options.onExit ?? ((code: number) => Deno.exit(code));
+  const p = parseRaw(args, onExit);
+  switch (p.command) {
+    case "up":
+    case "run":
+      return {
+        command: p.command,
+        config: p.config,
+        overrides: overridesOf(p) ?? {},
+        dryRun: p.command === "up" ? p.dryRun : false,
+        json: p.command === "up" ? p.json : false,
+      };
+    case "down":
+      return {
+        command: "down",
+        config: p.config,
+        overrides: p.name === undefined ? {} : { interface: { name: p.name } },
+        dryRun: p.dryRun,
+        json: p.json,
+      };
+    default:
+      return p as Invocation;
+  }
 }

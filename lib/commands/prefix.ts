@@ -23,7 +23,7 @@ import {
   withInterfaceId,
 } from "../addr/mod.ts";
 import { OperationError, PolicyError } from "../errors.ts";
-import { hostIpv4Addresses } from "./_host.ts";
+import { ipv4AddressesOfHost } from "../netif/mod.ts";
 
 /** Options of `stf prefix`, as parsed from the command line. */
 export interface PrefixOptions {
@@ -106,7 +106,7 @@ export function sixRdDomainOf(
 export function resolveIpv4Target(target: string): Ipv4Address[] {
   const direct = tryParseIpv4(target);
   if (direct !== undefined) return [direct];
-  const host = hostIpv4Addresses();
+  const host = ipv4AddressesOfHost();
   if (target === "auto") {
     const global = host.filter((a) => !isNonGlobalSixToFourIpv4(a.address));
     if (global.length === 0) {

@@ -1,0 +1,190 @@
+/**
+ * `stf run`: the forwarder in the foreground. It attaches to the TUN that `stf up` made (or
+ * creates and configures one, removed again on exit), opens the protocol-41 and ICMPv4 raw
+ * sockets, and forwards in one Worker per direction until told to stop. SIGHUP reloads the
+ * configuration (a broken one is reported and the old one stays); SIGUSR1 prints the counters.
+ *
+ * @module
+ */
+import type { StfConfig } from "../config/mod.ts";
+import {
+  type CounterSnapshot,
+  type DropSample,
+  formatCounters,
+  type Forwarder,
+  startThreadedForwarder,
+} from "../dataplane/mod.ts";
+import { OperationError } from "../errors.ts";
+import type { PolicySettings } from "../filter/mod.ts";
+import { getLogger } from "../log.ts";
+import {
+  applyInterfacePlan,
+  assertMadeByStf,
+  createOrAttachTun,
+  type InterfacePlan,
+  ipv4AddressesOfHost,
+  loadedKernelTunnelModules,
+  openRawLink,
+  planInterface,
+  readInterfaceState,
+  userIdOf,
+} from "../netif/mod.ts";
+import { openIcmpSocket, setNonBlocking } from "../netif/icmp_socket.ts";
+import { interfaceAddressOf, interfaceRequestOf, policySettingsOf } from "./_settings.ts";
+
+/** What the running forwarder listens to; `main.ts` wires it to process signals. */
+export interface RunControl {
+  /** Registers the stop handler (SIGINT, SIGTERM). */
+  onStop(handler: () => void): void;
+  /** Registers the reload handler (SIGHUP). */
+  onReload(handler: () => void): void;
+  /** Registers the counters handler (SIGUSR1). */
+  onStats(handler: () => void): void;
+  /** Loads the configuration again (for a reload). */
+  reloadConfig(): Promise<StfConfig>;
+}
+
+const log = getLogger(["stf", "run"]);
+
+/**
+ * Prepares the interface for `run` from a plan: attaches to the TUN `stf up` made, or creates
+ * a non-persistent one; then reconciles address, MTU, routes.
+ *
+ * @param plan the interface plan
+ * @returns the open TUN, whether this process created it, and what was changed
+ * @throws {OperationError} when an interface of that name exists that stf did not make
+ */
+function prepareInterface(plan: InterfacePlan) {
+  const before = readInterfaceState(plan.name);
+  if (before !== undefined) assertMadeByStf(before, "attach to");
+  const tun = createOrAttachTun(plan.name, {
+    flags: before?.tunFlags,
+    purpose: before === undefined ? "create" : "attach to",
+  });
+  try {
+    const result = applyInterfacePlan(plan, { tun });
+    return { tun, created: before === undefined, changes: result.changes };
+  } catch (e) {
+    tun.close();
+    throw e;
+  }
+}
+
+/**
+ * Runs the forwarder until stopped; returns the exit code (0 on a requested stop, 1 when the
+ * data plane failed for good, e.g. the TUN was deleted).
+ *
+ * @param config the effective configuration
+ * @param control the signal wiring
+ * @throws {PolicyError} a configuration-time check failed (exit 2, nothing changed)
+ * @throws {SyscallError} a device could not be opened (EPERM: needs root or CAP_NET_ADMIN)
+ */
+export async function runForwarder(config: StfConfig, control: RunControl): Promise<number> {
+  const host = ipv4AddressesOfHost();
+  const plan = planInterface(interfaceRequestOf(config), { ipv4Addresses: host, userIdOf });
+  let settings: PolicySettings = policySettingsOf(config, plan, host);
+  for (const module of loadedKernelTunnelModules()) {
+    log.warn("The kernel module {module} is loaded: it may claim protocol 41 before stf", {
+      module,
+    });
+  }
+  using link = openRawLink({ nonBlocking: true });
+  using icmp = openIcmpSocket();
+  const { tun, created, changes } = prepareInterface(plan);
+  using _tun = tun;
+  setNonBlocking(tun.fd, `TUN device "${tun.name}"`);
+  log.info("Interface {name}: {action}", {
+    name: plan.name,
+    action: created ? "created for this run" : "attached (made by stf up)",
+    changes: changes.map((c) => c.kind),
+  });
+
+  let fatal: string | undefined;
+  let wake: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (wake = resolve));
+  const forwarder: Forwarder = await startThreadedForwarder(
+    { tunFd: tun.fd, tunName: tun.name, linkFd: link.fd, icmpFd: icmp.fd },
+    {
+      settings,
+      icmpSource: interfaceAddressOf(plan),
+      onDrop: log.isEnabledFor("debug") ? (sample: DropSample) => logDrop(sample) : undefined,
+      onFatal: (message) => {
+        fatal ??= message;
+        wake();
+      },
+    },
+  );
+  log.info("Forwarding on {name}: {address}, own IPv4 {ipv4}, mode {mode}", {
+    name: plan.name,
+    address: interfaceAddressOf(plan),
+    ipv4: settings.ipv4,
+    mode: settings.mode,
+    relay: settings.relay ?? "none",
+  });
+
+  const report = (event: string) => printCounters(forwarder.counters(), config, event);
+  control.onStop(() => wake());
+  control.onStats(() => report("stats"));
+  control.onReload(() => {
+    control.reloadConfig().then((next) => {
+      const nextPlan = planInterface(interfaceRequestOf(next), {
+        ipv4Addresses: ipv4AddressesOfHost(),
+        userIdOf,
+      });
+      if (nextPlan.name !== plan.name) {
+        throw new RangeError(
+          `Cannot rename the interface from "${plan.name}" to "${nextPlan.name}" on reload: ` +
+            `restart stf`,
+        );
+      }
+      const nextSettings = policySettingsOf(next, nextPlan, ipv4AddressesOfHost());
+      forwarder.reload(nextSettings);
+      settings = nextSettings;
+      log.info("Configuration reloaded: mode {mode}, relay {relay}", {
+        mode: settings.mode,
+        relay: settings.relay ?? "none",
+      });
+    }).catch((e) => {
+      log.error("Configuration not reloaded, the previous one stays in force: {error}", {
+        error: e instanceof Error ? e.message : String(e),
+      });
+    });
+  });
+  const interval = config.statsInterval > 0
+    ? setInterval(() => report("stats"), config.statsInterval * 1000)
+    : undefined;
+
+  await stopped;
+  if (interval !== undefined) clearInterval(interval);
+  await forwarder.stop();
+  report("final");
+  if (fatal !== undefined) {
+    throw new OperationError(`Forwarding stopped: ${fatal}`);
+  }
+  log.info("Stopped; {name} {fate}", {
+    name: plan.name,
+    fate: created ? "removed" : "left as stf up made it",
+  });
+  return 0;
+}
+
+function logDrop(sample: DropSample): void {
+  log.debug("Dropped {direction} packet: {reason}", { ...sample });
+}
+
+/**
+ * Prints the counters: text on stdout, or one JSON object per line when logs are JSON.
+ *
+ * @param snapshot the counters
+ * @param config the configuration (log format)
+ * @param event why they are printed (`stats`, `final`)
+ */
+export function printCounters(snapshot: CounterSnapshot, config: StfConfig, event: string): void {
+  if (config.log.format === "json") {
+    console.log(
+      JSON.stringify({ event: `counters.${event}`, time: new Date().toISOString(), ...snapshot }),
+    );
+  } else {
+    console.log(`Counters (${event}):\n${formatCounters(snapshot)}`);
+  }
+}
