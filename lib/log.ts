@@ -31,7 +31,7 @@ export interface LoggingOptions {
 export function configureLogging(options: LoggingOptions): void {
   const formatter = options.format === "json"
     ? getJsonLinesFormatter({ properties: "flatten", message: "rendered" })
-    : getTextFormatter({ timestamp: "date-time-tz", category: "." });
+    : getTextFormatter({ timestamp: "date-time-tz", category: ".", value: "bare" });
   const encoder = new TextEncoder();
   const sink = (record: LogRecord) => {
     Deno.stderr.writeSync(encoder.encode(formatter(record)));
