@@ -86,11 +86,11 @@ function locate(doc: Document, path: KeyPath, atKey: boolean): number {
   return range[0];
 }
 
-/** Finds the path of the deepest pair around an offset, for syntax errors. */
+/** Finds the path of the deepest pair around an offset (at most 16 levels), for syntax errors. */
 function pathAt(doc: Document, offset: number): string | undefined {
   const path: (string | number)[] = [];
   let node: unknown = doc.contents;
-  for (;;) {
+  while (path.length < 16) {
     let next: unknown;
     if (isMap(node)) {
       for (const pair of node.items) {
@@ -159,6 +159,35 @@ function firstAlias(doc: Document): number {
   return found ?? 0;
 }
 
+/** Deepest nesting of flow collections (`[`, `{`) read; the YAML parser is slow on more. */
+const MAX_FLOW_DEPTH = 100;
+
+/**
+ * Returns the offset of the first `[` or `{` nested deeper than {@link MAX_FLOW_DEPTH}, or -1.
+ * A rough scan (quotes and comments skipped) that spares the YAML parser seconds of work on a
+ * file of a million brackets; a configuration never comes close.
+ */
+function tooDeep(text: string): number {
+  let depth = 0;
+  let quote = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote !== "") {
+      if (c === "\\" && quote === '"') i++;
+      else if (c === quote) quote = "";
+    } else if (c === "#" && (i === 0 || /\s/.test(text[i - 1]))) {
+      while (i < text.length && text[i] !== "\n") i++;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+    } else if (c === "[" || c === "{") {
+      if (++depth > MAX_FLOW_DEPTH) return i;
+    } else if ((c === "]" || c === "}") && depth > 0) {
+      depth--;
+    }
+  }
+  return -1;
+}
+
 /**
  * Parses and checks a configuration. An empty file (or one with only comments) is valid and
  * means every default.
@@ -175,6 +204,20 @@ function firstAlias(doc: Document): number {
 export function parseConfig(text: string, options: ParseConfigOptions = {}): StfConfig {
   const file = options.file ?? "<config>";
   const lineCounter = new LineCounter();
+  const deep = tooDeep(text);
+  if (deep >= 0) {
+    let line = 1;
+    let start = 0;
+    for (let i = text.indexOf("\n"); i >= 0 && i < deep; i = text.indexOf("\n", i + 1)) {
+      line++;
+      start = i + 1;
+    }
+    throw formatLocated(file, [{
+      line,
+      column: deep - start + 1,
+      message: `Cannot read collections nested more than ${MAX_FLOW_DEPTH} deep`,
+    }]);
+  }
   const doc = parseDocument(text, {
     lineCounter,
     prettyErrors: false,

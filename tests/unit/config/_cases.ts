@@ -22,6 +22,7 @@ export const CASES: Readonly<Record<string, Expected>> = {
   several_documents: [2, 1, undefined, "Cannot use several YAML documents"],
   unknown_tag: [1, 6, "ttl", "Unresolved tag: !seconds"],
   alias_bomb: [2, 8, undefined, "Cannot expand the aliases of this file"],
+  nesting_bomb: [1, 109, undefined, "Cannot read collections nested more than 100 deep"],
   scalar_top_level: [1, 1, "(top level)", 'Expected a mapping, got "just a string"'],
   list_top_level: [1, 1, "(top level)", "Expected a mapping, got a list"],
   // Types.

@@ -406,3 +406,38 @@ Deno.test("runCheckConfig() throws ConfigError for a broken file", async () => {
 
 /** Type check: the effective configuration is plain data. */
 const _typeCheck: StfConfig = DEFAULT_CONFIG;
+
+Deno.test("parseConfig() refuses a megabyte of nested brackets quickly", () => {
+  const n = 500_000;
+  const start = performance.now();
+  const error = configError(() => parseConfig(`a:\n  b: ${"[".repeat(n)}${"]".repeat(n)}\n`));
+  assert.match(
+    error.message,
+    /^<config>:2:106: Cannot read collections nested more than 100 deep$/,
+  );
+  assert.ok(performance.now() - start < 1000, `took ${performance.now() - start} ms`);
+  // Brackets in quotes and comments do not count.
+  const quoted = `"${"[".repeat(200)}"`;
+  assert.match(
+    configError(() => parseConfig(`# ${"{".repeat(200)}\nrelay: ${quoted}\n`)).message,
+    /^<config>:2:8: relay: Cannot parse/,
+  );
+});
+
+Deno.test("parseConfig() throws only ConfigError, whatever the text (fast-check)", () => {
+  const yamlish = fc.string({
+    unit: fc.constantFrom(..."abc:-[]{}#&*!|>'\"%@` \n\t0123456789.,/".split("")),
+    maxLength: 200,
+  });
+  fc.assert(
+    fc.property(fc.oneof(yamlish, fc.jsonValue().map((v) => JSON.stringify(v))), (text) => {
+      try {
+        parseConfig(text);
+      } catch (error) {
+        assert.ok(error instanceof ConfigError, `${text}: ${error}`);
+        assert.match(error.message, /^<config>:\d+:\d+: /);
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});
