@@ -232,9 +232,7 @@ function checkIpv4Source(text: string): string {
 // The document.
 
 const interfaceSection = z.strictObject({
-  name: interfaceName("Name of the TUN interface (at most 15 bytes)").default("stf0").meta({
-    title: "interface name",
-  }),
+  name: interfaceName("Name of the TUN interface (at most 15 bytes)").default("stf0"),
   mtu: integer(1280, 1480, " (mtu-out-of-range, RFC 4213 §3.2)").default(1480).meta({
     description: "Tunnel MTU: 1280..1480, the IPv4 MTU of 1500 less 20 bytes (RFC 4213 §3.2)",
   }),
