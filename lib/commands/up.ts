@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { formatIpv6, formatIpv6Prefix } from "../addr/mod.ts";
+import { formatIpv6, formatIpv6Prefix, type SixRdDomain } from "../addr/mod.ts";
 import {
   applyInterfacePlan,
   type ApplyResult,
@@ -45,6 +45,8 @@ export interface UpOptions {
   readonly json: boolean;
   /** A configuration file whose values the flags override. */
   readonly config?: string;
+  /** The 6rd domain; 6to4 (`2002::/16`) when absent. */
+  readonly domain?: SixRdDomain;
 }
 
 /** The defaults of {@link UpOptions} (what `stf up` with no flags means). */
