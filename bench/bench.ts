@@ -188,6 +188,8 @@ export interface RunRecord {
   readonly run: number;
   /** ISO time of the start. */
   readonly startedAt: string;
+  /** The 1-minute load average at the start (other work competing for the CPUs shows here). */
+  readonly loadAverage?: number;
   /** Why the forwarder did not come up (then nothing else is set). */
   startError?: string;
   /** The forwarder's last output when it did not come up. */
@@ -248,9 +250,9 @@ async function measureRun(
     const cpuSeconds = before === undefined || after === undefined
       ? undefined
       : (after - before) / CLOCK_TICKS_PER_SECOND;
-    record.rssKbAfterTests.push(
-      roots.length === 0 ? undefined : maxStatusKb(roots.flatMap(processTree), "VmRSS"),
-    );
+    if (roots.length > 0) {
+      record.rssKbAfterTests.push(maxStatusKb(roots.flatMap(processTree), "VmRSS"));
+    }
     const cpu = cpuSeconds === undefined ? "" : `, forwarders ${cpuSeconds.toFixed(2)} CPU s`;
     progress(`${label}: ${name} ${show(result)}${cpu}`);
     return { ...result, cpuSeconds };
@@ -377,6 +379,14 @@ async function machine() {
   };
 }
 
+function loadAverage(): number | undefined {
+  try {
+    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+  } catch {
+    return undefined;
+  }
+}
+
 async function which(program: string): Promise<boolean> {
   return (await $.which(program)) !== undefined;
 }
@@ -393,6 +403,20 @@ async function buildCfwd(tmp: string): Promise<{ binary?: string; note?: string 
   const r = await $`gcc -O2 -pthread -o ${binary} ${source}`.noThrow().quiet().stderr("piped");
   if (r.code !== 0) return { note: `skipped: gcc failed: ${r.stderr.trim().split("\n")[0]}` };
   return { binary };
+}
+
+/** The load averages seen at the runs' starts, with a warning when other work competed. */
+function loadLine(runs: readonly RunRecord[], cpus: number): string {
+  const loads = runs.map((r) => r.loadAverage).filter((l): l is number => l !== undefined);
+  if (loads.length === 0) return "Load average: unknown";
+  const max = Math.max(...loads);
+  // The benchmark itself keeps about two CPUs busy; much more means another job competed.
+  const warning = max > cpus + 2
+    ? " — other work competed for the CPUs: rerun on an idle host"
+    : "";
+  return `Load average (1 min) at the runs' starts: ${Math.min(...loads).toFixed(1)}–${
+    max.toFixed(1)
+  } on ${cpus} CPUs${warning}`;
 }
 
 async function main(args: readonly string[]): Promise<number> {
@@ -501,6 +525,7 @@ async function main(args: readonly string[]): Promise<number> {
           forwarder: spec.name,
           run,
           startedAt: new Date().toISOString(),
+          loadAverage: loadAverage(),
           rssKbAfterTests: [],
         };
         runs.push(record);
@@ -550,6 +575,7 @@ async function main(args: readonly string[]): Promise<number> {
       }, Linux ${host.kernel}, Deno ${host.deno}, ${host.iperf3 ?? "iperf3"}; ${
         startedAt.slice(0, 16).replace("T", " ")
       } UTC`,
+      loadLine(runs, host.cpus),
       `Medians of ${options.runs} runs, ${options.durationSeconds} s per iperf3 test; UDP: ${UDP_PAYLOAD_BYTES}-byte payloads at -b ${options.udpBitrate}; CPU s: forwarders of both ends over one run's tests; CPU µs/pkt: both ends, UDP-64 at ${
         options.udpFixedPps / 1000
       } kpps.`,
