@@ -64,7 +64,7 @@ function upOptionsOf(
   flags: { readonly dryRun: boolean; readonly json: boolean },
 ): UpOptions {
   const domain = sixRdDomainOfConfig(config);
-  const options: UpOptions & { domain?: unknown } = {
+  return {
     ipv4: typeof config.ipv4 === "string" ? config.ipv4 : config.ipv4.interface,
     name: config.interface.name,
     mtu: config.interface.mtu,
@@ -79,7 +79,6 @@ function upOptionsOf(
     json: flags.json,
     ...(domain === undefined ? {} : { domain }),
   };
-  return options;
 }
 
 /** Wires SIGINT/SIGTERM (stop), SIGHUP (reload) and SIGUSR1 (counters) to the forwarder. */

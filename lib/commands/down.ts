@@ -10,8 +10,6 @@ import { removeInterface, validateInterfaceName } from "../netif/mod.ts";
 export interface DownOptions {
   /** The interface name (default `stf0`). */
   readonly name: string;
-  /** A configuration file naming the interface. */
-  readonly config?: string;
   /** Print the equivalent iproute2 commands and change nothing. */
   readonly dryRun?: boolean;
   /** Print what was removed as JSON. */
@@ -36,11 +34,6 @@ export function runDown(options: DownOptions): Promise<number> {
 }
 
 function runDownNow(options: DownOptions): number {
-  // TODO(config): when `options.config` is set, load it with `loadConfig(path)` from
-  // lib/config/ and take the interface name from it unless --name was given.
-  if (options.config !== undefined) {
-    throw new RangeError(`Cannot read "${options.config}": --config is not supported yet`);
-  }
   validateInterfaceName(options.name);
   const result = removeInterface(options.name, { dryRun: options.dryRun });
   if (options.json) {

@@ -43,8 +43,6 @@ export interface UpOptions {
   readonly dryRun: boolean;
   /** Print the resulting state as JSON. */
   readonly json: boolean;
-  /** A configuration file whose values the flags override. */
-  readonly config?: string;
   /** The 6rd domain; 6to4 (`2002::/16`) when absent. */
   readonly domain?: SixRdDomain;
 }
@@ -70,11 +68,6 @@ export const UP_DEFAULTS = Object.freeze({
  * @throws {PolicyError} `own-ipv4-not-global`, `own-ipv4-not-local`, `mtu-out-of-range`
  */
 export function planUp(options: UpOptions): InterfacePlan {
-  // TODO(config): when `options.config` is set, load it with `loadConfig(path)` from
-  // lib/config/ and merge: flags given on the command line win over the file's values.
-  if (options.config !== undefined) {
-    throw new RangeError(`Cannot read "${options.config}": --config is not supported yet`);
-  }
   return planInterface(options, { ipv4Addresses: ipv4AddressesOfHost(), userIdOf });
 }
 

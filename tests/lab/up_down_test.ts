@@ -3,17 +3,14 @@
  * iproute2 (`ip -j`), reconciliation, removal, and every refusal leaving the namespace as it
  * was.
  *
- * The commands run through `main.ts` (`stfArgv`); `_stf_up_down.ts` takes the same argv and
- * calls the actions directly, without the CLI and config layers (set `STF_UP_DOWN_DRIVER=1`).
+ * The commands run through `main.ts` (`stfArgv`), as a user runs them.
  */
 import assert from "node:assert/strict";
 import $ from "dax";
-import { labTest, Netns, ROOT, stfArgv } from "./_lab.ts";
+import { labTest, Netns, stfArgv } from "./_lab.ts";
 
 /** The argv prefix that runs `stf` (see the module comment). */
-const STF = Deno.env.get("STF_UP_DOWN_DRIVER") === "1"
-  ? [Deno.execPath(), "run", "-A", "--no-lock", `${ROOT}tests/lab/_stf_up_down.ts`]
-  : stfArgv();
+const STF = stfArgv();
 
 interface Run {
   readonly code: number;
