@@ -144,9 +144,9 @@ export class EgressResult {
 
 /** The outcome of {@link Policy.ingress}; allocate once per Worker and reuse. */
 export class IngressResult {
-  /** The outer source (0 when the packet is too short to have one). */
+  /** The outer source, set whenever the packet has 20 bytes, for logs (0 otherwise). */
   src4 = 0;
-  /** The outer destination. */
+  /** The outer destination, set like `src4`. */
   dst4 = 0;
   /** Where the inner IPv6 packet starts in the buffer. */
   innerOffset = 0;
@@ -279,6 +279,11 @@ export class Policy {
     result.innerOffset = 0;
     result.innerLength = 0;
     if (offset < 0 || length < 0 || offset + length > buf.length) return Reason.Malformed;
+    if (length >= 20) {
+      // For the caller's logs, whatever the verdict.
+      result.src4 = ipv4Source(buf, offset);
+      result.dst4 = ipv4Destination(buf, offset);
+    }
     if (ctx.mode === Mode.ReturnPath) {
       if (!ctx.hasAllowPeers && !ctx.hasAllowRelays) return Reason.DecapDisabled;
       if (length < 20) return Reason.Malformed;
@@ -297,10 +302,8 @@ export class Policy {
     const inner = offset + ihl;
     // The IPv4 payload must hold the whole IPv6 packet its header announces.
     if (isMalformedIpv6(buf, inner, total - ihl)) return Reason.Malformed;
-    const src4 = ipv4Source(buf, offset);
-    const dst4 = ipv4Destination(buf, offset);
-    result.src4 = src4;
-    result.dst4 = dst4;
+    const src4 = result.src4;
+    const dst4 = result.dst4;
     if (isOuterSourceInvalid(ctx, src4)) return Reason.OuterSrcInvalid;
     if (isOuterDestinationNotOwn(ctx, dst4)) return Reason.OuterDstNotOwn;
     if (isInnerSourceInvalid(ctx, buf, inner)) return Reason.InnerSrcInvalid;
