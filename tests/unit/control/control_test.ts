@@ -1,0 +1,157 @@
+import assert from "node:assert/strict";
+import { Counters } from "../../../lib/dataplane/counters.ts";
+import {
+  controlSocketPath,
+  type ForwarderStatus,
+  queryControl,
+  serveControl,
+} from "../../../lib/control/mod.ts";
+
+function status(): ForwarderStatus {
+  const counters = new Counters();
+  counters.values[0] = 42;
+  return {
+    name: "stf0",
+    pid: Deno.pid,
+    version: "0.1.0",
+    mode: "router",
+    ipv4: "198.51.100.10",
+    address: "2002:c633:640a::1/16",
+    startedAt: "2026-11-26T15:00:00.000Z",
+    counters: counters.snapshot(),
+  };
+}
+
+async function withDirectory(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = Deno.makeTempDirSync({ prefix: "stf-control-" });
+  try {
+    await fn(dir);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+/** Leaves a stale socket at `path`: python binds it and exits without unlinking it. */
+function leaveStaleSocket(path: string): void {
+  const out = new Deno.Command("/usr/bin/python3", {
+    args: ["-c", "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", path],
+  }).outputSync();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  assert.equal(Deno.lstatSync(path).isSocket, true);
+}
+
+async function rawRequest(path: string, request: string): Promise<string> {
+  const conn = await Deno.connect({ transport: "unix", path });
+  await conn.write(new TextEncoder().encode(request));
+  return await new Response(conn.readable).text();
+}
+
+Deno.test("controlSocketPath() puts <name>.sock in /run/stf or the given directory", () => {
+  assert.equal(controlSocketPath("stf0"), "/run/stf/stf0.sock");
+  assert.equal(controlSocketPath("stf1", "/tmp/x/"), "/tmp/x/stf1.sock");
+});
+
+Deno.test("serveControl() answers status with the JSON document; queryControl() reads it", async () => {
+  await withDirectory(async (dir) => {
+    const path = controlSocketPath("stf0", `${dir}/run`);
+    let asked = 0;
+    const server = await serveControl(path, () => {
+      asked++;
+      return status();
+    });
+    try {
+      assert.equal(Deno.lstatSync(path).isSocket, true);
+      assert.equal(Deno.lstatSync(path).mode! & 0o777, 0o666);
+      const reply = await queryControl(path);
+      assert.deepEqual(reply, status());
+      assert.equal(reply?.counters.egress.packets, 42);
+      assert.equal(reply?.counters.ingress.dropped["inner-src-spoofed"], 0);
+      assert.equal(asked, 1);
+      // The wire format: one line of JSON.
+      const raw = await rawRequest(path, "status\n");
+      assert.ok(raw.endsWith("}\n") && raw.indexOf("\n") === raw.length - 1);
+      assert.equal(JSON.parse(raw).pid, Deno.pid);
+    } finally {
+      await server.close();
+    }
+    assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("serveControl() answers an unknown request with an error and changes nothing", async () => {
+  await withDirectory(async (dir) => {
+    const path = controlSocketPath("stf0", dir);
+    const server = await serveControl(path, status);
+    try {
+      const reply = JSON.parse(await rawRequest(path, "stop\n"));
+      assert.match(reply.error, /Unknown request "stop"/);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+Deno.test("queryControl() returns undefined when no forwarder listens (no socket, stale socket)", async () => {
+  await withDirectory(async (dir) => {
+    const path = controlSocketPath("stf0", dir);
+    assert.equal(await queryControl(path), undefined);
+    leaveStaleSocket(path);
+    assert.equal(await queryControl(path), undefined);
+  });
+});
+
+Deno.test("serveControl() replaces a stale socket file", async () => {
+  await withDirectory(async (dir) => {
+    const path = controlSocketPath("stf0", dir);
+    leaveStaleSocket(path);
+    const server = await serveControl(path, status);
+    try {
+      assert.equal((await queryControl(path))?.name, "stf0");
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+Deno.test("serveControl() refuses a socket another forwarder answers on, and a plain file", async () => {
+  await withDirectory(async (dir) => {
+    const path = controlSocketPath("stf0", dir);
+    const first = await serveControl(path, status);
+    try {
+      await assert.rejects(
+        () => serveControl(path, status),
+        (e: Error) => e.name === "OperationError" && /another stf run answers/.test(e.message),
+      );
+      assert.equal((await queryControl(path))?.pid, Deno.pid);
+    } finally {
+      await first.close();
+    }
+    const file = `${dir}/plain.sock`;
+    Deno.writeTextFileSync(file, "");
+    await assert.rejects(
+      () => serveControl(file, status),
+      (e: Error) => e.name === "OperationError" && /is not a socket/.test(e.message),
+    );
+  });
+});
+
+Deno.test("queryControl() gives up on a socket that never answers", async () => {
+  await withDirectory(async (dir) => {
+    const path = controlSocketPath("stf0", dir);
+    const listener = Deno.listen({ transport: "unix", path });
+    const accepted: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for await (const conn of listener) accepted.push(conn);
+    })().catch(() => {});
+    try {
+      await assert.rejects(
+        () => queryControl(path, { timeoutMs: 100 }),
+        (e: Error) => e.name === "OperationError" && /no answer within 100 ms/.test(e.message),
+      );
+    } finally {
+      listener.close();
+      await accepting;
+      for (const conn of accepted) conn.close();
+    }
+  });
+});
