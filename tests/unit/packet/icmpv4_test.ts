@@ -5,19 +5,27 @@ import {
   FragmentationNeeded,
   mtuPlateauBelow,
   parseFragmentationNeeded,
+  parseTunnelError,
+  TunnelError,
 } from "../../../lib/packet/mod.ts";
 import { ipv4Wrap, ipv6Packet } from "./_build.ts";
 
 const OWN4 = parseIpv4("192.0.2.1");
 
-/** An ICMPv4 type/code message from `router` quoting the first 28 bytes of `quoted`. */
-function icmpAbout(quoted: Uint8Array, type: number, code: number, mtu: number): Uint8Array {
-  const icmp = new Uint8Array(8 + 28);
+/** An ICMPv4 type/code message quoting the first `quote` bytes (default 28) of `quoted`. */
+function icmpAbout(
+  quoted: Uint8Array,
+  type: number,
+  code: number,
+  mtu: number,
+  quote = 28,
+): Uint8Array {
+  const icmp = new Uint8Array(8 + Math.min(quote, quoted.length));
   icmp[0] = type;
   icmp[1] = code;
   icmp[6] = mtu >> 8;
   icmp[7] = mtu & 0xff;
-  icmp.set(quoted.subarray(0, 28), 8);
+  icmp.set(quoted.subarray(0, quote), 8);
   return ipv4Wrap("198.51.100.254", "192.0.2.1", icmp, { protocol: 1 });
 }
 
@@ -64,6 +72,38 @@ Deno.test("parseFragmentationNeeded() never throws on random bytes", () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {
       parseFragmentationNeeded(bytes, 0, bytes.length, OWN4, result);
+    }),
+    { numRuns: 5000 },
+  );
+});
+
+Deno.test("parseTunnelError() reports other ICMPv4 errors about our packets and where the quoted IPv6 packet is", () => {
+  const result = new TunnelError();
+  const packet = ours();
+  // A router quoting the whole packet (RFC 1812 §4.3.2.3): host unreachable.
+  const full = icmpAbout(packet, 3, 1, 0, packet.length);
+  assert.equal(parseTunnelError(full, 0, full.length, OWN4, result), true);
+  assert.deepEqual(
+    [result.type, result.code, result.peer, result.mtu, result.innerOffset, result.innerLength],
+    [3, 1, parseIpv4("203.0.113.9"), 0, 48, packet.length - 20],
+  );
+  assert.deepEqual(full.subarray(48), packet.subarray(20));
+  // Time exceeded with only 8 bytes of the IPv6 header: no inner packet to answer.
+  const short = icmpAbout(packet, 11, 0, 0);
+  assert.equal(parseTunnelError(short, 0, short.length, OWN4, result), true);
+  assert.deepEqual([result.type, result.innerOffset, result.innerLength], [11, -1, 0]);
+  // Echo reply and redirects are not errors about our packets.
+  for (const type of [0, 5, 8]) {
+    const msg = icmpAbout(packet, type, 0, 0, packet.length);
+    assert.equal(parseTunnelError(msg, 0, msg.length, OWN4, result), false, `type ${type}`);
+  }
+});
+
+Deno.test("parseTunnelError() never throws on random bytes", () => {
+  const result = new TunnelError();
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 120 }), fc.nat(10), (bytes, offset) => {
+      parseTunnelError(bytes, offset, bytes.length - offset, OWN4, result);
     }),
     { numRuns: 5000 },
   );
