@@ -583,6 +583,8 @@ async function main(args: readonly string[]): Promise<number> {
       formatResultTable(summary),
       "",
       formatRatioTable(summary, pairs),
+      "",
+      "Ratios above 1 are better for throughput and packets per second, below 1 for RTT and CPU.",
     ].join("\n"),
   );
   await Deno.writeTextFile(
