@@ -47,11 +47,11 @@ export async function main(args: readonly string[]): Promise<number> {
       }
       case "run": {
         const config = await effectiveConfig(invocation.config, invocation.overrides);
-        configureLogging(config.log);
-        return await runForwarder(
-          config,
-          signalControl(() => effectiveConfig(invocation.config, invocation.overrides)),
+        const control = signalControl(() =>
+          effectiveConfig(invocation.config, invocation.overrides)
         );
+        configureLogging(config.log);
+        return await runForwarder(config, control);
       }
     }
   } catch (error) {
@@ -81,15 +81,42 @@ function upOptionsOf(
   };
 }
 
-/** Wires SIGINT/SIGTERM (stop), SIGHUP (reload) and SIGUSR1 (counters) to the forwarder. */
+/**
+ * Wires SIGINT/SIGTERM (stop), SIGHUP (reload) and SIGUSR1 (counters) to the forwarder. The
+ * listeners are installed at once, before any device is opened, so that an early signal is
+ * never fatal: a stop that arrives before the forwarder is ready is delivered when it is, a
+ * reload or counters request before then has nothing to act on and is dropped.
+ */
 function signalControl(reloadConfig: () => Promise<StfConfig>): RunControl {
-  const on = (signals: Deno.Signal[]) => (handler: () => void) => {
-    for (const signal of signals) Deno.addSignalListener(signal, handler);
+  const handlers: Record<"stop" | "reload" | "stats", (() => void) | undefined> = {
+    stop: undefined,
+    reload: undefined,
+    stats: undefined,
   };
+  let stopPending = false;
+  const listen = (signals: Deno.Signal[], kind: keyof typeof handlers) => {
+    for (const signal of signals) {
+      Deno.addSignalListener(signal, () => {
+        const handler = handlers[kind];
+        if (handler !== undefined) handler();
+        else if (kind === "stop") stopPending = true;
+      });
+    }
+  };
+  listen(["SIGINT", "SIGTERM"], "stop");
+  listen(["SIGHUP"], "reload");
+  listen(["SIGUSR1"], "stats");
   return {
-    onStop: on(["SIGINT", "SIGTERM"]),
-    onReload: on(["SIGHUP"]),
-    onStats: on(["SIGUSR1"]),
+    onStop(handler) {
+      handlers.stop = handler;
+      if (stopPending) handler();
+    },
+    onReload(handler) {
+      handlers.reload = handler;
+    },
+    onStats(handler) {
+      handlers.stats = handler;
+    },
     reloadConfig,
   };
 }

@@ -114,18 +114,11 @@ export async function runForwarder(config: StfConfig, control: RunControl): Prom
       },
     },
   );
-  log.info("Forwarding on {name}: {address}, own IPv4 {ipv4}, mode {mode}", {
-    name: plan.name,
-    address: interfaceAddressOf(plan),
-    ipv4: settings.ipv4,
-    mode: settings.mode,
-    relay: settings.relay ?? "none",
-  });
-
   const report = (event: string) => printCounters(forwarder.counters(), config, event);
   control.onStop(() => wake());
   control.onStats(() => report("stats"));
   control.onReload(() => {
+    log.info("Reloading the configuration (SIGHUP)");
     control.reloadConfig().then((next) => {
       const nextPlan = planInterface(interfaceRequestOf(next), {
         ipv4Addresses: ipv4AddressesOfHost(),
@@ -150,6 +143,15 @@ export async function runForwarder(config: StfConfig, control: RunControl): Prom
       });
     });
   });
+  // Logged once every handler is in place: from here a signal is acted on.
+  log.info("Forwarding on {name}: {address}, own IPv4 {ipv4}, mode {mode}", {
+    name: plan.name,
+    address: interfaceAddressOf(plan),
+    ipv4: settings.ipv4,
+    mode: settings.mode,
+    relay: settings.relay ?? "none",
+  });
+
   const interval = config.statsInterval > 0
     ? setInterval(() => report("stats"), config.statsInterval * 1000)
     : undefined;

@@ -6,7 +6,7 @@
  */
 import { OperationError } from "../errors.ts";
 import { addIpv6Address, deleteIpv6Address } from "./address.ts";
-import { setLinkUp, setMtu } from "./link.ts";
+import { disableIpv6LinkLocal, setLinkUp, setMtu } from "./link.ts";
 import { writeAlias } from "./marker.ts";
 import {
   type Change,
@@ -99,6 +99,7 @@ export function applyInterfacePlan(plan: InterfacePlan, options: ApplyOptions = 
         setMtu(plan.name, plan.mtu);
         break;
       case "up":
+        disableIpv6LinkLocal(plan.name);
         setLinkUp(plan.name, true);
         break;
       case "address-delete":

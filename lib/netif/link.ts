@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { OperationError } from "../errors.ts";
 import {
   check,
   cString,
@@ -99,4 +100,24 @@ export function setMtu(name: string, mtu: number): void {
   withControlSocket(what, (fd) => {
     check(openLibc().symbols.ioctl(fd, BigInt(SIOCSIFMTU), ifreq), "ioctl(SIOCSIFMTU)", what);
   });
+}
+
+/**
+ * Stops the kernel from giving the interface an IPv6 link-local address (`addr_gen_mode` 1):
+ * like FreeBSD's stf(4), the 6to4 interface has only its 2002::/16 address, and no router
+ * solicitation leaves through it. Idempotent; must run before the link goes up.
+ *
+ * @param name the interface name
+ * @throws {OperationError} when the setting cannot be written
+ */
+export function disableIpv6LinkLocal(name: string): void {
+  const path = `/proc/sys/net/ipv6/conf/${name}/addr_gen_mode`;
+  try {
+    if (Deno.readTextFileSync(path).trim() === "1") return;
+    Deno.writeTextFileSync(path, "1\n");
+  } catch (e) {
+    throw new OperationError(
+      `Cannot turn off IPv6 link-local addresses on "${name}": ${(e as Error).message}`,
+    );
+  }
 }
