@@ -51,7 +51,7 @@ export async function main(args: readonly string[]): Promise<number> {
           effectiveConfig(invocation.config, invocation.overrides)
         );
         configureLogging(config.log);
-        return await runForwarder(config, control);
+        return await runForwarder(config, control, invocation.tuning);
       }
     }
   } catch (error) {

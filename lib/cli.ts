@@ -204,10 +204,12 @@ const runCommand = command(
   object({
     command: constant("run" as const),
     ...interfaceFlags,
-    mode: optional(option("--mode", choice(["router", "return-path", "relay"] as const), {
-      description:
-        message`${"router"} (a 6to4 site, default), ${"return-path"} (a server that only encapsulates replies to 2002::/16), ${"relay"} (RFC 3056 §5).`,
-    })),
+    mode: optional(
+      option("--mode", choice(["router", "return-path", "relay"] as const, { metavar: "MODE" }), {
+        description:
+          message`${"router"} (a 6to4 site, default), ${"return-path"} (a server that only encapsulates replies to 2002::/16), ${"relay"} (RFC 3056 §5).`,
+      }),
+    ),
     sitePrefixes: multiple(option("--site-prefix", string({ metavar: "PREFIX" }), {
       description: message`A native IPv6 prefix of this site (inner-src-own-prefix; repeatable).`,
     })),
@@ -225,7 +227,7 @@ const runCommand = command(
     ttl: optional(option("--ttl", integer({ metavar: "N" }), {
       description: message`The outer TTL, 1..255 (default 64).`,
     })),
-    dscp: optional(option("--dscp", choice(["copy", "zero"] as const), {
+    dscp: optional(option("--dscp", choice(["copy", "zero"] as const, { metavar: "copy|zero" }), {
       description: message`Copy the inner DSCP to the outer header, or write zero (default copy).`,
     })),
     statsInterval: optional(option("--stats-interval", integer({ min: 0, metavar: "SECONDS" }), {
@@ -235,16 +237,26 @@ const runCommand = command(
     logLevel: optional(
       option(
         "--log-level",
-        choice(["trace", "debug", "info", "warning", "error", "fatal"] as const),
+        choice(["trace", "debug", "info", "warning", "error", "fatal"] as const, {
+          metavar: "LEVEL",
+        }),
         {
           description:
             message`The lowest level logged (default info; debug logs each drop, rate-limited).`,
         },
       ),
     ),
-    logFormat: optional(option("--log-format", choice(["text", "json"] as const), {
-      description: message`Text lines, or JSON lines for log collectors (default text).`,
+    logFormat: optional(
+      option("--log-format", choice(["text", "json"] as const, { metavar: "text|json" }), {
+        description: message`Text lines, or JSON lines for log collectors (default text).`,
+      }),
+    ),
+    batch: optional(option("--batch", integer({ min: 1, max: 1024, metavar: "N" }), {
+      description: message`Tuning: packets per batch syscall (default 64; 1 turns batching off).`,
     })),
+    noOffload: option("--no-offload", {
+      description: message`Tuning: turn TUN offloads (segmentation, coalescing) off.`,
+    }),
   }),
   {
     brief: message`Run the forwarder in the foreground.`,
@@ -297,6 +309,8 @@ export interface ConfiguredInvocation {
   readonly dryRun: boolean;
   /** `--json` (`up`, `down`). */
   readonly json: boolean;
+  /** Data-plane tuning flags (`run`). */
+  readonly tuning?: { readonly batch?: number; readonly offload?: boolean };
 }
 
 /** A parsed command line: which command, with its options as plain values. */
@@ -408,6 +422,9 @@ export function parseArgs(args: readonly string[], options: ParseArgsOptions = {
         overrides: overridesOf(p) ?? {},
         dryRun: p.command === "up" ? p.dryRun : false,
         json: p.command === "up" ? p.json : false,
+        ...(p.command === "run"
+          ? { tuning: prune({ batch: p.batch, offload: p.noOffload ? false : undefined }) }
+          : {}),
       };
     case "down":
       return {

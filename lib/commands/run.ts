@@ -9,6 +9,7 @@
 import type { StfConfig } from "../config/mod.ts";
 import {
   type CounterSnapshot,
+  type DataplaneTuning,
   type DropSample,
   formatCounters,
   type Forwarder,
@@ -79,7 +80,11 @@ function prepareInterface(plan: InterfacePlan) {
  * @throws {PolicyError} a configuration-time check failed (exit 2, nothing changed)
  * @throws {SyscallError} a device could not be opened (EPERM: needs root or CAP_NET_ADMIN)
  */
-export async function runForwarder(config: StfConfig, control: RunControl): Promise<number> {
+export async function runForwarder(
+  config: StfConfig,
+  control: RunControl,
+  tuning: Partial<DataplaneTuning> = {},
+): Promise<number> {
   const host = ipv4AddressesOfHost();
   const plan = planInterface(interfaceRequestOf(config), { ipv4Addresses: host, userIdOf });
   let settings: PolicySettings = policySettingsOf(config, plan, host);
@@ -108,6 +113,7 @@ export async function runForwarder(config: StfConfig, control: RunControl): Prom
       settings,
       icmpSource: interfaceAddressOf(plan),
       onDrop: log.isEnabledFor("debug") ? (sample: DropSample) => logDrop(sample) : undefined,
+      tuning,
       onFatal: (message) => {
         fatal ??= message;
         wake();

@@ -25,7 +25,23 @@ export interface ForwarderOptions {
   readonly onDrop?: (sample: DropSample) => void;
   /** Called when a path fails for good (the TUN deleted, a socket error). */
   readonly onFatal?: (message: string) => void;
+  /** Data-plane tuning (threaded engine); defaults when absent. */
+  readonly tuning?: Partial<DataplaneTuning>;
 }
+
+/**
+ * Switches of the data plane's optimisations, so that each one's worth can be measured
+ * (`deno task bench` runs stf with each off) and one can be turned off should it misbehave.
+ */
+export interface DataplaneTuning {
+  /** Packets per batch syscall (`recvmmsg`/`sendmmsg`); 1 means one syscall per packet. */
+  readonly batch: number;
+  /** TUN offloads (`IFF_VNET_HDR`, segmentation and coalescing). */
+  readonly offload: boolean;
+}
+
+/** The tuning used when none is given. */
+export const DEFAULT_TUNING: DataplaneTuning = Object.freeze({ batch: 64, offload: true });
 
 /** Devices as file descriptors, for the threaded engine. */
 export interface FdDevices {
@@ -114,6 +130,7 @@ export async function startThreadedForwarder(
         counters: counters.buffer,
         control,
         sampleDrops: options.onDrop !== undefined,
+        tuning: { ...DEFAULT_TUNING, ...options.tuning },
       } satisfies WorkerStart,
     );
   }

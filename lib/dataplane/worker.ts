@@ -14,6 +14,7 @@ import type { PolicySettings } from "../filter/mod.ts";
 import { dropSampler } from "./sample.ts";
 import { errnoReader, openFastPath, pinnedBuffer } from "../../ffi/fastpath.ts";
 import { Counters } from "./counters.ts";
+import type { DataplaneTuning } from "./forwarder.ts";
 import { EgressPath } from "./encap.ts";
 import { IngressPath } from "./decap.ts";
 import { FdLink, FdTunDevice } from "./linux.ts";
@@ -43,6 +44,8 @@ export interface WorkerStart {
   readonly control: SharedArrayBuffer;
   /** Whether to post sampled drops (debug logging on). */
   readonly sampleDrops: boolean;
+  /** Which optimisations are on. */
+  readonly tuning: DataplaneTuning;
 }
 
 /** The message that reloads the policy. */
