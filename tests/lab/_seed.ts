@@ -324,15 +324,15 @@ export class Capture {
 
   /**
    * Stops tcpdump (SIGINT, bounded) and returns the captured packets, one `tcpdump -nr` line
-   * each (`-v` off, `-t` no timestamps).
+   * each (no timestamps).
    *
-   * @param filter a read filter (default none)
+   * @param options a read filter, verbose headers
    */
-  async stop(filter?: string): Promise<CapturedLine[]> {
+  async stop(options: ReadPcapOptions = {}): Promise<CapturedLine[]> {
     // Let the last packets reach the capture before stopping it.
     await sleep(200);
     await this.#process.stop("SIGINT", 5_000);
-    return await readPcap(this.path, filter);
+    return await readPcap(this.path, options);
   }
 
   /** Stops tcpdump without reading (for `finally`). */
@@ -341,16 +341,41 @@ export class Capture {
   }
 }
 
+/** Options of `readPcap`. */
+export interface ReadPcapOptions {
+  /** A read filter (default none). */
+  readonly filter?: string;
+  /** Decode the headers (`tcpdump -v`: TTL, ID, flags, lengths); default false. */
+  readonly verbose?: boolean;
+}
+
 /**
- * Reads a pcap with `tcpdump -nr` (no timestamps); one line per packet.
+ * Reads a pcap with `tcpdump -nr` (no timestamps); one line per packet (with `verbose`, the
+ * continuation lines are joined to their packet's line).
  *
  * @param path the pcap file
- * @param filter a read filter (default none)
+ * @param options a read filter, verbose headers
  */
-export async function readPcap(path: string, filter?: string): Promise<CapturedLine[]> {
-  const args = ["-n", "-t", "-r", path, ...(filter === undefined ? [] : [filter])];
+export async function readPcap(
+  path: string,
+  options: ReadPcapOptions = {},
+): Promise<CapturedLine[]> {
+  const args = [
+    "-n",
+    "-t",
+    ...(options.verbose === true ? ["-v"] : []),
+    "-r",
+    path,
+    ...(options.filter === undefined ? [] : [options.filter]),
+  ];
   const text = await $`tcpdump ${args}`.quiet("stderr").text();
-  return text.split("\n").filter((l) => l.trim() !== "");
+  const lines: string[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    if (/^\s/.test(line) && lines.length > 0) lines[lines.length - 1] += ` ${line.trim()}`;
+    else lines.push(line);
+  }
+  return lines;
 }
 
 /** Options of `buildSeedLab`. */

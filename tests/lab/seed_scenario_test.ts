@@ -19,6 +19,11 @@ function ipv4Between(lines: readonly CapturedLine[], src: string, dst: string): 
   return lines.filter((l) => l.startsWith(`IP ${src} > ${dst}:`));
 }
 
+/** How many lines contain `text`. */
+function count(lines: readonly CapturedLine[], text: string): number {
+  return lines.filter((l) => l.includes(text)).length;
+}
+
 function show(lines: readonly CapturedLine[]): string {
   return lines.length === 0 ? "(no packets)" : lines.join("\n");
 }
@@ -54,21 +59,28 @@ labTest(
     const site = await siteWan.stop();
     // The request: site → relay as protocol 41, then native from the relay to the server.
     const requests = ipv4Between(wan, SEED.siteIpv4, SEED.relayIpv4);
-    assert.ok(requests.length >= 3 + 3, `requests seen on the relay:\n${show(wan)}`);
+    const lan = SEED.lanHost;
+    const srv = SEED.serverNative;
+    const port = SEED.serverPort;
+    assert.equal(count(requests, `IP6 ${lan} > ${srv}: ICMP6, echo request`), 3, show(wan));
     assert.ok(
-      v6.some((l) => l.startsWith(`IP6 ${SEED.lanHost} > ${SEED.serverNative}:`)),
-      `the relay forwarded no request natively:\n${show(v6)}`,
+      count(requests, `IP6 ${lan}.`) >= 3,
+      `no TCP request via the relay:
+${show(wan)}`,
+    );
+    assert.ok(count(v6, `IP6 ${lan} > ${srv}: ICMP6, echo request`) === 3, show(v6));
+    assert.ok(
+      count(v6, `IP6 ${lan}.`) >= 3,
+      `the relay forwarded no TCP natively:
+${show(v6)}`,
     );
     // The reply: never on the relay, in neither form.
     assert.deepEqual(ipv4Between(wan, SEED.relayIpv4, SEED.siteIpv4), [], show(wan));
-    assert.deepEqual(v6.filter((l) => l.includes(`> ${SEED.lanHost}`)), [], show(v6));
+    assert.deepEqual(v6.filter((l) => l.includes(`> ${lan}`)), [], show(v6));
     // ... but straight from the server's IPv4 to the site.
     const replies = ipv4Between(site, SEED.serverIpv4, SEED.siteIpv4);
-    assert.ok(replies.length >= 3 + 3, `replies from the server at the site:\n${show(site)}`);
-    assert.ok(
-      replies.some((l) => l.includes(`${SEED.serverNative} > ${SEED.lanHost}`)),
-      show(replies),
-    );
+    assert.equal(count(replies, `IP6 ${srv} > ${lan}: ICMP6, echo reply`), 3, show(site));
+    assert.ok(count(replies, `IP6 ${srv}.${port} > ${lan}.`) >= 2, show(site));
 
     const server = await lab.stf.server!.finish();
     assert.ok(server.egress.packets >= 6, `server egress: ${JSON.stringify(server.egress)}`);
@@ -258,9 +270,17 @@ labTest(
   "a 1480-byte packet crosses the tunnel; a 1481-byte one gets Packet Too Big with MTU 1480",
   async () => {
     await using lab = await buildSeedLab();
+    const siteWan = await lab.capture(lab.site, "wan", "ip proto 41");
     const fits = await ping(lab.lan, SEED.serverNative, "-s", "1432", "-M", "do");
     assert.equal(fits.code, 0, `a 1480-byte packet did not pass:\n${fits.text}`);
     assert.match(fits.text, /1440 bytes from 2001:db8:ffff::80/);
+    // Both stf encapsulate it whole: a 1500-byte IPv4 packet, DF clear (RFC 4213 §3.2).
+    const outer = await siteWan.stop({ verbose: true });
+    for (const [src, dst] of [[SEED.siteIpv4, SEED.relayIpv4], [SEED.serverIpv4, SEED.siteIpv4]]) {
+      const big = outer.filter((l) => l.includes(`${src} > ${dst}:`) && l.includes("length 1500"));
+      assert.equal(big.length, 3, `1500-byte packets ${src} > ${dst}:\n${show(outer)}`);
+      for (const l of big) assert.match(l, /flags \[none\], proto IPv6 \(41\), length 1500/);
+    }
 
     const big = await ping(lab.lan, SEED.serverNative, "-s", "1433", "-M", "do");
     assert.notEqual(big.code, 0, `a 1481-byte packet passed:\n${big.text}`);
