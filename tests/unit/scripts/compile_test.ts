@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { compileArgs, denortAdvice } from "../../../scripts/compile.ts";
+
+const ROOT = new URL("../../../", import.meta.url).pathname;
+
+Deno.test("compileArgs() includes the data-plane Worker, which is loaded by URL", () => {
+  assert.deepEqual(compileArgs("dist/stf"), [
+    "compile",
+    "--allow-all",
+    "--include",
+    "lib/dataplane/worker.ts",
+    "--output",
+    "dist/stf",
+    "main.ts",
+  ]);
+  assert.deepEqual(
+    compileArgs("out", "aarch64-unknown-linux-gnu").slice(4, 6),
+    ["--target", "aarch64-unknown-linux-gnu"],
+  );
+});
+
+Deno.test("denortAdvice() says to set DENORT_BIN when the download failed and it is unset", () => {
+  const stderr = "error: Writing deno compile executable\n    0: Setting up base binary.\n" +
+    "    1: error sending request for url: dns error";
+  const advice = denortAdvice(stderr, undefined);
+  assert.ok(advice !== undefined);
+  assert.match(advice, /Set DENORT_BIN to a denort binary of Deno \d+\.\d+\.\d+/);
+  assert.match(advice, /deno task install/);
+  assert.equal(denortAdvice("error: Type error in main.ts", undefined), undefined);
+  assert.match(
+    denortAdvice("0: Could not find denort at '/x'\n1: No such file or directory", "/x") ?? "",
+    /DENORT_BIN="\/x" does not name a file/,
+  );
+});
+
+async function runCompile(env: Record<string, string>, output: string) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}scripts/compile.ts`, "--output", output],
+    cwd: ROOT,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+Deno.test("deno task compile refuses a DENORT_BIN that is the deno CLI and leaves no binary", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "stf-compile-" });
+  try {
+    const output = `${dir}/stf`;
+    const result = await runCompile({ DENORT_BIN: Deno.execPath() }, output);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /is probably the deno CLI, not denort; removed/);
+    assert.throws(() => Deno.statSync(output), Deno.errors.NotFound);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+const denort = Deno.env.get("DENORT_BIN");
+
+Deno.test({
+  name: "deno task compile builds a dist/stf that runs (with DENORT_BIN)",
+  ignore: denort === undefined || denort === "",
+  fn: async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "stf-compile-" });
+    try {
+      const output = `${dir}/stf`;
+      const result = await runCompile({ DENORT_BIN: denort! }, output);
+      assert.equal(result.code, 0, result.stderr);
+      const prefix = await new Deno.Command(output, { args: ["prefix", "192.0.2.1"] }).output();
+      assert.equal(new TextDecoder().decode(prefix.stdout).trim(), "2002:c000:201::/48");
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
