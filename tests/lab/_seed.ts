@@ -596,6 +596,13 @@ export interface CraftedPackets {
   readonly dst6: string;
   /** How many (each an ICMPv6 echo request with a distinct sequence number). */
   readonly count: number;
+  /**
+   * Send ICMPv4 "fragmentation needed" with this next-hop MTU instead, from `src4` to `dst4`,
+   * quoting a 1500-byte protocol-41 packet from `dst4` to `quotedDst4` (inner `src6` → `dst6`).
+   */
+  readonly fragNeededMtu?: number;
+  /** The quoted packet's destination, with `fragNeededMtu`. */
+  readonly quotedDst4?: string;
 }
 
 /**
@@ -605,7 +612,18 @@ export interface CraftedPackets {
  * @param batches the packets
  */
 export async function sendCrafted(ns: Netns, batches: readonly CraftedPackets[]): Promise<void> {
-  await ns.run`/usr/bin/python3 ${SCAPY_SEND} ${JSON.stringify(batches)}`.quiet("stderr");
+  const json = JSON.stringify(batches.map((b) => ({
+    src4: b.src4,
+    dst4: b.dst4,
+    src6: b.src6,
+    dst6: b.dst6,
+    count: b.count,
+    ...(b.fragNeededMtu === undefined ? {} : {
+      frag_needed_mtu: b.fragNeededMtu,
+      quoted_dst4: b.quotedDst4 ?? b.dst4,
+    }),
+  })));
+  await ns.run`/usr/bin/python3 ${SCAPY_SEND} ${json}`.quiet("stderr");
 }
 
 /** Waits (bounded) until `check` returns true; throws `message` on timeout. */

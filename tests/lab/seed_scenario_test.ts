@@ -12,6 +12,7 @@ import {
   type CraftedPackets,
   SEED,
   sendCrafted,
+  waitUntil,
 } from "./_seed.ts";
 
 /** Lines of a `tcpdump -n` reading whose IPv4 header goes from `src` to `dst`. */
@@ -287,5 +288,39 @@ labTest(
     assert.match(big.text, /[Pp]acket too big: mtu=1480/);
     const route = await lab.lan.run`ip -6 route get ${SEED.serverNative}`.text();
     assert.match(route, /mtu 1480/, "the LAN host cached no path MTU");
+  },
+);
+
+labTest(
+  "an ICMPv4 fragmentation-needed about the site's packets makes stf answer larger ones with Packet Too Big",
+  async () => {
+    await using lab = await buildSeedLab();
+    const big = ["-s", "1432", "-M", "do"];
+    const before = await ping(lab.lan, SEED.serverNative, ...big);
+    assert.equal(before.code, 0, `a 1480-byte packet did not pass:\n${before.text}`);
+
+    // A router on the way to the relay says our 1500-byte packets need fragmenting (RFC 1191).
+    await sendCrafted(lab.inet, [{
+      src4: "198.51.100.254",
+      dst4: SEED.siteIpv4,
+      quotedDst4: SEED.relayIpv4,
+      src6: SEED.lanHost,
+      dst6: SEED.serverNative,
+      count: 1,
+      fragNeededMtu: 1400,
+    }]);
+    await waitUntil(
+      async () => (await lab.stf.site!.counters()).egress.pathMtuUpdates >= 1,
+      "stf did not take the fragmentation-needed into account",
+    );
+    const after = await ping(lab.lan, SEED.serverNative, ...big);
+    assert.notEqual(after.code, 0, `a 1480-byte packet still passed:\n${after.text}`);
+    assert.match(after.text, new RegExp(`From ${SEED.siteStf} .*Packet too big: mtu=1380`));
+    const fits = await ping(lab.lan, SEED.serverNative, "-s", "1332", "-M", "do");
+    assert.equal(fits.code, 0, `a 1380-byte packet did not pass:\n${fits.text}`);
+
+    const counters = await lab.stf.site!.finish();
+    assert.ok(counters.egress.dropped["too-big"] >= 1, JSON.stringify(counters.egress));
+    assert.ok(counters.egress.icmpSent >= 1, JSON.stringify(counters.egress));
   },
 );
