@@ -235,7 +235,7 @@ labTest(
 
     await using lab = await buildSeedLab({
       attacker: true,
-      siteArgs: ["--site-prefix", SEED.siteNativePrefix],
+      siteArgs: ["--site-prefix", SEED.siteNativePrefix, "--log-level", "debug"],
     });
     // A second address of the site (outer-dst-not-own) and its own address as a forged source.
     await lab.site.run`ip addr add 198.51.100.3/24 dev wan`;
@@ -264,6 +264,17 @@ labTest(
     for (const h of hostile) expected[h.reason] += h.count;
     assert.deepEqual(counters.ingress.dropped, expected, "ingress drops per reason");
     assert.equal(counters.ingress.packets, 1, "ingress packets forwarded (the control)");
+
+    // The debug log names each drop (rate-limited): its addresses and reason are the batch's.
+    const designed = new Map(hostile.map((h) => [`${h.src4} ${h.dst4} ${h.src6} ${h.dst6}`, h]));
+    const logged = lab.stf.site!.stderr.split("\n").filter((l) => l.includes('"reason":'))
+      .map((l) => JSON.parse(l) as Record<string, string>)
+      .filter((l) => l.direction === "ingress");
+    assert.ok(logged.length > 0, `no drop logged:\n${lab.stf.site!.stderr}`);
+    for (const l of logged) {
+      const batch = designed.get(`${l.src4} ${l.dst4} ${l.src6} ${l.dst6}`);
+      assert.equal(l.reason, batch?.reason, `logged drop ${JSON.stringify(l)}`);
+    }
   },
 );
 
