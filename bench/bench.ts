@@ -53,8 +53,10 @@ import {
  */
 export const STF_VARIANTS: readonly { readonly name: string; readonly flags: readonly string[] }[] =
   [
-    // { name: "stf-no-batch", flags: ["--no-batch"] },
-    // { name: "stf-no-gro", flags: ["--no-gro"] },
+    // One syscall per packet (read/sendmsg, recv/writev): what recvmmsg/sendmmsg bring.
+    { name: "stf-batch1", flags: ["--batch", "1"] },
+    // No TUN offloads (no TSO segmentation, no GRO): what IFF_VNET_HDR/TUNSETOFFLOAD bring.
+    { name: "stf-no-offload", flags: ["--no-offload"] },
   ];
 
 const BASE_SPECS: readonly ForwarderSpec[] = [

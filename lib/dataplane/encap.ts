@@ -3,13 +3,18 @@
  *
  * Stages, in the order of the functions below:
  * 1. read — one packet from the TUN into the buffer at offset {@link HEADROOM} (20), so the
- *    outer header can be written in front of it without copying.
+ *    outer header can be written in front of it without copying. With batches, packets are
+ *    read into the slots of a {@link PacketBatch}; with `IFF_VNET_HDR`, into a read area
+ *    with their `virtio_net_hdr`: a plain packet is copied into the next slot (a partial
+ *    checksum completed), a TSO/USO super-packet is segmented straight into the next slots
+ *    (`lib/packet/gso.ts`), and every segment goes through the stages below on its own.
  * 2. filter — `policy.egress`: a reason code (FILTER_RULES.md, OUT) and the outer destination:
  *    the IPv4 embedded in a 6to4/6rd destination, or the relay.
  * 3. path MTU — a path MTU learnt from ICMPv4 for that destination (RFC 4213 §3.4) may make the
  *    packet `too-big` although it fits the tunnel MTU.
  * 4. encapsulate — the outer IPv4 header written into the headroom (RFC 4213 §3.5, RFC 6040).
- * 5. send — the whole IPv4 packet on the protocol-41 link (IP_HDRINCL).
+ * 5. send — the whole IPv4 packet on the protocol-41 link (IP_HDRINCL); with batches, the
+ *    accepted packets of a batch in one `sendmmsg`.
  * 6. answer — `too-big` gets an ICMPv6 Packet Too Big, `no-relay` an ICMPv6 unreachable,
  *    written back into the TUN, rate-limited (RFC 4443 §2.4 f).
  * 7. count — one counter per reason; forwarded packets and bytes.
@@ -36,6 +41,19 @@ import {
   writePacketTooBig,
 } from "../packet/mod.ts";
 import {
+  completeChecksum,
+  readVirtioNetHeader,
+  Segmenter,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VIRTIO_NET_HDR_GSO_ECN,
+  VIRTIO_NET_HDR_GSO_NONE,
+  VIRTIO_NET_HDR_GSO_TCPV6,
+  VIRTIO_NET_HDR_GSO_UDP_L4,
+  VIRTIO_NET_HDR_LENGTH,
+  VirtioNetHeader,
+} from "../packet/gso.ts";
+import { PacketBatch } from "./batch.ts";
+import {
   Counters,
   SLOT_BYTES,
   SLOT_ICMP_SENT,
@@ -49,6 +67,8 @@ import type { IcmpSource, Link, TunDevice } from "./types.ts";
 export const HEADROOM = 20;
 /** The largest packet handled (an IPv4 datagram). */
 export const MAX_PACKET = 65535;
+/** `EAGAIN` as a negative errno: the socket's send buffer is full. */
+const NEG_EAGAIN = -11;
 
 /** Options of {@link EgressPath} besides the policy settings. */
 export interface EgressPathOptions {
@@ -58,6 +78,16 @@ export interface EgressPathOptions {
   readonly icmpRate?: number;
   /** Called (rate-limited) with each drop, for debug logs. */
   readonly onDrop?: DropListener;
+  /**
+   * Packets per `sendmmsg` (fixed at construction): 1 (default) sends each packet with its
+   * own `sendmsg` as it is read.
+   */
+  readonly batch?: number;
+  /**
+   * The TUN device carries a `virtio_net_hdr` before each packet (`IFF_VNET_HDR`; fixed at
+   * construction): super-packets are segmented, partial checksums completed.
+   */
+  readonly vnetHeader?: boolean;
 }
 
 /** Receives a sample of drops: direction, reason code, and the packet's bytes. */
@@ -76,7 +106,8 @@ export class EgressPath {
   #options: EgressPathOptions;
   readonly #values: Float64Array;
   readonly #buf = new Uint8Array(HEADROOM + MAX_PACKET);
-  readonly #icmpBuf = new Uint8Array(1280);
+  // An ICMPv6 error at offset 10, after room for a zero virtio_net_hdr.
+  readonly #icmpBuf = new Uint8Array(VIRTIO_NET_HDR_LENGTH + 1280);
   readonly #icmpIn = new Uint8Array(MAX_PACKET);
   readonly #result = new EgressResult();
   // Kept across reloads: the IPv4 ID sequence and what ICMPv4 taught us.
@@ -87,6 +118,13 @@ export class EgressPath {
   readonly #fragNeeded = new FragmentationNeeded();
   readonly #icmpLimit: RateLimiter;
   readonly #dropLimit = new RateLimiter(10);
+  // Batches (undefined: one packet at a time through #buf).
+  readonly #batch: PacketBatch | undefined;
+  readonly #innerLengths: Int32Array;
+  readonly #vnet: boolean;
+  readonly #readAt: number;
+  readonly #header = new VirtioNetHeader();
+  readonly #segmenter = new Segmenter();
 
   /**
    * Creates the path and compiles its policy; all buffers are allocated here.
@@ -106,6 +144,17 @@ export class EgressPath {
     this.#tun = devices.tun;
     this.#link = devices.link;
     this.#values = counters.values;
+    this.#vnet = options.vnetHeader ?? false;
+    const size = Math.max(1, Math.floor(options.batch ?? 1));
+    // The read area starts 2 bytes into a 64-byte line, so that the IPv6 packet after the
+    // 10-byte virtio_net_hdr is 4-byte aligned (fast checksums).
+    this.#batch = size === 1 && !this.#vnet ? undefined : new PacketBatch(
+      size,
+      HEADROOM + MAX_PACKET,
+      { extraBytes: this.#vnet ? 2 + VIRTIO_NET_HDR_LENGTH + MAX_PACKET : 0 },
+    );
+    this.#readAt = (this.#batch?.extraOffset ?? 0) + 2;
+    this.#innerLengths = new Int32Array(size);
     this.#icmpLimit = new RateLimiter(options.icmpRate ?? 100);
     this.#policy = this.#compile(settings);
     this.#options = options;
@@ -145,6 +194,7 @@ export class EgressPath {
    * @param budget the most packets to handle now
    */
   pump(budget: number): number {
+    if (this.#batch !== undefined) return this.#pumpBatch(this.#batch, budget);
     const buf = this.#buf;
     let handled = 0;
     while (handled < budget) {
@@ -169,8 +219,8 @@ export class EgressPath {
     const reason = this.#policy.egress(buf, HEADROOM, length, result);
     if (reason !== Reason.Forwarded) {
       values[reason]++;
-      if (reason === Reason.TooBig) this.#answerTooBig(length, result.mtu);
-      else if (reason === Reason.NoRelay) this.#answerUnreachable(length);
+      if (reason === Reason.TooBig) this.#answerTooBig(buf, HEADROOM, length, result.mtu);
+      else if (reason === Reason.NoRelay) this.#answerUnreachable(buf, HEADROOM, length);
       if (this.#options.onDrop && this.#dropLimit.take()) {
         this.#options.onDrop(reason, buf, HEADROOM, length);
       }
@@ -186,24 +236,158 @@ export class EgressPath {
     values[SLOT_BYTES] += result.innerLength;
   }
 
-  #answerTooBig(length: number, mtu: number): void {
-    if (!this.#icmpLimit.take()) return;
-    this.#tooBig.mtu = mtu;
-    const n = writePacketTooBig(this.#icmpBuf, 0, this.#buf, HEADROOM, length, this.#tooBig);
-    if (n > 0 && this.#tun.write(this.#icmpBuf, 0, n) > 0) this.#values[SLOT_ICMP_SENT]++;
+  /** Stage 1 with batches: reads into slots (or the read area), then sends each full batch. */
+  #pumpBatch(batch: PacketBatch, budget: number): number {
+    const bytes = batch.bytes;
+    this.#result.now = performance.now();
+    let count = 0;
+    let handled = 0;
+    while (handled < budget) {
+      if (this.#vnet) {
+        const n = this.#tun.read(bytes, this.#readAt, VIRTIO_NET_HDR_LENGTH + MAX_PACKET);
+        if (n <= 0) break;
+        handled++;
+        count = this.#stageVnet(batch, n - VIRTIO_NET_HDR_LENGTH, count);
+      } else {
+        const at = batch.offset(count) + HEADROOM;
+        const n = this.#tun.read(bytes, at, batch.slotSize - HEADROOM);
+        if (n <= 0) break;
+        handled++;
+        if (this.#stage(batch, count, n)) count++;
+        if (count === batch.capacity) count = this.#flush(batch, count);
+      }
+    }
+    if (count > 0) this.#flush(batch, count);
+    return handled;
   }
 
-  #answerUnreachable(length: number): void {
+  /**
+   * A packet read with its `virtio_net_hdr`: a plain one is copied into slot `count`, a
+   * super-packet segmented into the slots from `count` on. Returns the slots now in use.
+   */
+  #stageVnet(batch: PacketBatch, length: number, count: number): number {
+    const bytes = batch.bytes;
+    const h = this.#header;
+    readVirtioNetHeader(bytes, this.#readAt, h);
+    const ipv6 = this.#readAt + VIRTIO_NET_HDR_LENGTH;
+    const gsoType = h.gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
+    if (length <= 0) return count;
+    if (gsoType === VIRTIO_NET_HDR_GSO_NONE) {
+      const at = batch.offset(count) + HEADROOM;
+      bytes.copyWithin(at, ipv6, ipv6 + length);
+      if (
+        (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0 && !completeChecksum(bytes, at, length, h)
+      ) {
+        this.#drop(Reason.Malformed, bytes, at, length);
+        return count;
+      }
+      if (this.#stage(batch, count, length)) count++;
+      return count === batch.capacity ? this.#flush(batch, count) : count;
+    }
+    const next = bytes[ipv6 + 6];
+    const segments = (gsoType === VIRTIO_NET_HDR_GSO_TCPV6 && next === 6) ||
+        (gsoType === VIRTIO_NET_HDR_GSO_UDP_L4 && next === 17)
+      ? this.#segmenter.prepare(bytes, ipv6, length, h.gsoSize)
+      : 0;
+    if (segments === 0) {
+      this.#drop(Reason.Malformed, bytes, ipv6, length);
+      return count;
+    }
+    for (let k = 0; k < segments; k++) {
+      const n = this.#segmenter.write(k, bytes, batch.offset(count) + HEADROOM);
+      if (this.#stage(batch, count, n)) count++;
+      if (count === batch.capacity) count = this.#flush(batch, count);
+    }
+    return count;
+  }
+
+  /**
+   * Stages 2 to 4 for the IPv6 packet in slot `i` (at {@link HEADROOM}); returns whether it
+   * is to be sent (encapsulated, its length and destination recorded).
+   */
+  #stage(batch: PacketBatch, i: number, length: number): boolean {
+    const bytes = batch.bytes;
+    const at = batch.offset(i) + HEADROOM;
+    const result = this.#result;
+    const reason = this.#policy.egress(bytes, at, length, result);
+    if (reason !== Reason.Forwarded) {
+      this.#drop(reason, bytes, at, length);
+      return false;
+    }
+    batch.lengths[i] = this.#policy.encapsulate(bytes, at, result);
+    batch.destinations[i] = result.outerDst;
+    this.#innerLengths[i] = result.innerLength;
+    return true;
+  }
+
+  /** Stages 6 and 7 for a dropped packet: count, answer, sample. */
+  #drop(reason: number, buf: Uint8Array, offset: number, length: number): void {
+    this.#values[reason]++;
+    if (reason === Reason.TooBig) this.#answerTooBig(buf, offset, length, this.#result.mtu);
+    else if (reason === Reason.NoRelay) this.#answerUnreachable(buf, offset, length);
+    if (this.#options.onDrop && this.#dropLimit.take()) {
+      this.#options.onDrop(reason, buf, offset, length);
+    }
+  }
+
+  /** Stage 5 with batches: sends slots `0 .. count` with `sendmmsg`; returns 0 (all free). */
+  #flush(batch: PacketBatch, count: number): number {
+    const values = this.#values;
+    let i = 0;
+    while (i < count) {
+      const sent = this.#link.sendBatch(batch, i, count - i);
+      if (sent > 0) {
+        for (let k = i; k < i + sent; k++) values[SLOT_BYTES] += this.#innerLengths[k];
+        values[Reason.Forwarded] += sent;
+        i += sent;
+      } else if (sent === NEG_EAGAIN) {
+        // The send buffer is full: what is left of the batch is dropped, as a single send's
+        // packet would be.
+        values[SLOT_IO_ERRORS] += count - i;
+        break;
+      } else {
+        values[SLOT_IO_ERRORS]++; // this destination failed; go on with the next
+        i++;
+      }
+    }
+    return 0;
+  }
+
+  #answerTooBig(buf: Uint8Array, offset: number, length: number, mtu: number): void {
+    if (!this.#icmpLimit.take()) return;
+    this.#tooBig.mtu = mtu;
+    const n = writePacketTooBig(
+      this.#icmpBuf,
+      VIRTIO_NET_HDR_LENGTH,
+      buf,
+      offset,
+      length,
+      this.#tooBig,
+    );
+    if (n > 0 && this.#writeIcmp(n) > 0) this.#values[SLOT_ICMP_SENT]++;
+  }
+
+  #answerUnreachable(buf: Uint8Array, offset: number, length: number): void {
     if (!this.#icmpLimit.take()) return;
     const n = writeDestinationUnreachable(
       this.#icmpBuf,
-      0,
-      this.#buf,
-      HEADROOM,
+      VIRTIO_NET_HDR_LENGTH,
+      buf,
+      offset,
       length,
       this.#unreachable,
     );
-    if (n > 0 && this.#tun.write(this.#icmpBuf, 0, n) > 0) this.#values[SLOT_ICMP_SENT]++;
+    if (n > 0 && this.#writeIcmp(n) > 0) this.#values[SLOT_ICMP_SENT]++;
+  }
+
+  /**
+   * Writes the ICMPv6 error at `#icmpBuf[10]` into the TUN, after the zero `virtio_net_hdr`
+   * in front of it when the device has one.
+   */
+  #writeIcmp(length: number): number {
+    return this.#vnet
+      ? this.#tun.write(this.#icmpBuf, 0, VIRTIO_NET_HDR_LENGTH + length)
+      : this.#tun.write(this.#icmpBuf, VIRTIO_NET_HDR_LENGTH, length);
   }
 
   /**

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { PacketBatch } from "./batch.ts";
 import type { IcmpSource, Link, TunDevice } from "./types.ts";
 
 /** A TUN device whose "kernel side" is two queues. */
@@ -35,6 +36,21 @@ export class MemoryTun implements TunDevice {
     if (this.#closed) return -9; // EBADF
     this.fromStf.push(buf.slice(offset, offset + length));
     return length;
+  }
+
+  /** Records a packet gathered from ranges (a copy of their concatenation). */
+  writeVector(buf: Uint8Array, parts: Int32Array, count: number): number {
+    if (this.#closed) return -9; // EBADF
+    let total = 0;
+    for (let i = 0; i < count; i++) total += parts[2 * i + 1];
+    const packet = new Uint8Array(total);
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      packet.set(buf.subarray(parts[2 * i], parts[2 * i] + parts[2 * i + 1]), at);
+      at += parts[2 * i + 1];
+    }
+    this.fromStf.push(packet);
+    return total;
   }
 
   /** Marks the device closed. */
@@ -84,6 +100,28 @@ export class MemoryLink implements Link, IcmpSource {
     this.sent.push({ bytes, destination });
     this.peer?.toStf.push(bytes);
     return length;
+  }
+
+  /** Sends batch slots one by one, as `sendmmsg` does (stops at the first failure). */
+  sendBatch(batch: PacketBatch, start: number, count: number): number {
+    let sent = 0;
+    for (let i = start; i < start + count; i++) {
+      const r = this.send(batch.bytes, batch.offset(i), batch.lengths[i], batch.destinations[i]);
+      if (r < 0) return sent === 0 ? r : sent;
+      sent++;
+    }
+    return sent;
+  }
+
+  /** Receives queued packets into batch slots, as `recvmmsg` does. */
+  recvBatch(batch: PacketBatch, count: number): number {
+    let n = 0;
+    while (n < count) {
+      const length = this.recv(batch.bytes, batch.offset(n), batch.slotSize);
+      if (length <= 0) break;
+      batch.lengths[n++] = length;
+    }
+    return n;
   }
 
   /** Marks the link closed. */

@@ -8,6 +8,7 @@
  * @module
  */
 import { compilePolicy, type PolicySettings } from "../filter/mod.ts";
+import { configureTunOffload } from "../netif/offload.ts";
 import { Counters, type CounterSnapshot, type Direction } from "./counters.ts";
 import { IngressPath } from "./decap.ts";
 import { EgressPath } from "./encap.ts";
@@ -36,7 +37,12 @@ export interface ForwarderOptions {
 export interface DataplaneTuning {
   /** Packets per batch syscall (`recvmmsg`/`sendmmsg`); 1 means one syscall per packet. */
   readonly batch: number;
-  /** TUN offloads (`IFF_VNET_HDR`, segmentation and coalescing). */
+  /**
+   * TUN offloads: with a TUN fd opened with `IFF_VNET_HDR`, `TUNSETOFFLOAD` (checksum, TSO6,
+   * USO) so egress segments super-packets itself, and TCP coalescing (GRO) on ingress.
+   * Off: `TUNSETOFFLOAD` 0 and no coalescing (a `virtio_net_hdr`, if the fd has one, is still
+   * read and written).
+   */
   readonly offload: boolean;
 }
 
@@ -90,6 +96,8 @@ export async function startThreadedForwarder(
   options: ForwarderOptions,
 ): Promise<Forwarder> {
   compilePolicy(options.settings); // Validate here: a bad policy never reaches a Worker.
+  const tuning: DataplaneTuning = { ...DEFAULT_TUNING, ...options.tuning };
+  const { vnetHeader } = configureTunOffload(devices.tunFd, tuning.offload);
   const counters = new Counters();
   const control = new SharedArrayBuffer(8);
   const flags = new Int32Array(control);
@@ -130,7 +138,8 @@ export async function startThreadedForwarder(
         counters: counters.buffer,
         control,
         sampleDrops: options.onDrop !== undefined,
-        tuning: { ...DEFAULT_TUNING, ...options.tuning },
+        tuning,
+        vnetHeader,
       } satisfies WorkerStart,
     );
   }
@@ -182,6 +191,17 @@ export interface InProcessForwarder extends Forwarder {
   pumpNow(): number;
 }
 
+/** Options of {@link startInProcessForwarder}. */
+export interface InProcessOptions extends ForwarderOptions {
+  /** Pump only through `pumpNow` (no timer). */
+  readonly manual?: boolean;
+  /**
+   * The fake TUN carries a `virtio_net_hdr` before each packet, as a TUN opened with
+   * `IFF_VNET_HDR` does (default false).
+   */
+  readonly vnetHeader?: boolean;
+}
+
 /**
  * Starts a forwarder on device objects, pumped on the main thread every millisecond (or only
  * by `pumpNow` with `manual`).
@@ -192,17 +212,24 @@ export interface InProcessForwarder extends Forwarder {
  */
 export function startInProcessForwarder(
   devices: ObjectDevices,
-  options: ForwarderOptions & { readonly manual?: boolean },
+  options: InProcessOptions,
 ): InProcessForwarder {
   const counters = new Counters();
+  const tuning: DataplaneTuning = { ...DEFAULT_TUNING, ...options.tuning };
+  const vnetHeader = options.vnetHeader ?? false;
   const sample = (direction: Direction) =>
     options.onDrop === undefined ? undefined : dropSampler(direction, options.onDrop);
   const egress = new EgressPath(devices, options.settings, counters, {
     icmpSource: options.icmpSource,
     onDrop: sample("egress"),
+    batch: tuning.batch,
+    vnetHeader,
   });
   const ingress = new IngressPath(devices, options.settings, counters, {
     onDrop: sample("ingress"),
+    batch: tuning.batch,
+    vnetHeader,
+    coalesce: vnetHeader && tuning.offload,
   });
   let settings = options.settings;
   const pumpNow = () => {

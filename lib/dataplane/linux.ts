@@ -14,10 +14,22 @@ import {
   pinnedBuffer,
   writeAddress,
 } from "../../ffi/fastpath.ts";
+import type { PacketBatch } from "./batch.ts";
 import type { IcmpSource, Link, TunDevice } from "./types.ts";
 
 const EAGAIN = 11;
 const EINTR = 4;
+/** `MSG_DONTWAIT`: never block in `recvmmsg` (the fd is non-blocking too). */
+const MSG_DONTWAIT = 0x40;
+/** The most ranges one gathered write takes (a coalesced packet: 64 KiB of ≥ 536-byte MSS). */
+const MAX_WRITE_PARTS = 128;
+/** `sizeof(struct mmsghdr)` on 64-bit Linux: a 56-byte msghdr, msg_len, padding. */
+const MMSGHDR_SIZE = 64;
+
+/** The address of a buffer's byte 0 as a number (once per buffer, never per packet). */
+function addressOf(buf: Uint8Array): number {
+  return Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+}
 
 /** Reads into any buffer at fixed offsets, caching one pointer per (buffer, offset). */
 class Reader {
@@ -64,7 +76,7 @@ class Writer {
   readonly #lib: FastPath;
   readonly #errno: () => number;
   readonly #fd: number;
-  readonly #iov: PinnedBuffer = pinnedBuffer(64);
+  readonly #iov: PinnedBuffer = pinnedBuffer(16 * MAX_WRITE_PARTS);
   readonly #iovWords = new Uint32Array(this.#iov.bytes.buffer);
   #buf?: Uint8Array;
   #base = 0;
@@ -84,6 +96,75 @@ class Writer {
     this.#iovWords[2] = length; // iov_len (low word; high word stays 0)
     const n = this.#lib.symbols.writev(this.#fd, this.#iov.pointer, 1);
     return n >= 0 ? n : -this.#errno();
+  }
+
+  writeVector(buf: Uint8Array, parts: Int32Array, count: number): number {
+    if (buf !== this.#buf) {
+      this.#buf = buf;
+      this.#base = addressOf(buf);
+    }
+    if (count > MAX_WRITE_PARTS) return -22; // EINVAL
+    const words = this.#iovWords;
+    for (let i = 0; i < count; i++) {
+      writeAddress(words, 4 * i, this.#base + parts[2 * i]);
+      words[4 * i + 2] = parts[2 * i + 1];
+      words[4 * i + 3] = 0;
+    }
+    const n = this.#lib.symbols.writev(this.#fd, this.#iov.pointer, count);
+    return n >= 0 ? n : -this.#errno();
+  }
+}
+
+/**
+ * `mmsghdr`/`iovec` arrays over the slots of one batch, built once: slot `i` has its iovec
+ * pointing at the slot's start and (for sending) its own `sockaddr_in`. Per packet only
+ * `iov_len` and `sin_addr` are written.
+ */
+class BatchStructs {
+  readonly batch: PacketBatch;
+  readonly #structs: PinnedBuffer;
+  /** The structs as 32-bit words. */
+  readonly words: Uint32Array;
+  /** The structs as bytes. */
+  readonly bytes: Uint8Array;
+  /** Pointers to `mmsghdr[i]`, made once. */
+  readonly headers: Deno.PointerValue[] = [];
+  /** Word index of `iovec[i].iov_len`. */
+  readonly iovLenWord: number;
+  /** Byte offset of `sockaddr_in[i].sin_addr` (sending). */
+  readonly addrByte: number;
+
+  constructor(batch: PacketBatch, withAddresses: boolean) {
+    this.batch = batch;
+    const n = batch.capacity;
+    const iovAt = n * MMSGHDR_SIZE;
+    const addrAt = iovAt + n * 16;
+    this.#structs = pinnedBuffer(addrAt + (withAddresses ? n * 16 : 0));
+    this.words = new Uint32Array(this.#structs.bytes.buffer);
+    this.bytes = this.#structs.bytes;
+    this.iovLenWord = iovAt / 4 + 2;
+    this.addrByte = addrAt + 4;
+    const base = this.#structs.address;
+    const data = addressOf(batch.bytes);
+    const view = new DataView(this.#structs.bytes.buffer);
+    for (let i = 0; i < n; i++) {
+      const h = (i * MMSGHDR_SIZE) / 4;
+      if (withAddresses) {
+        view.setUint16(addrAt + 16 * i, 2, true); // sin_family = AF_INET
+        writeAddress(this.words, h, base + addrAt + 16 * i); // msg_name
+        this.words[h + 2] = 16; // msg_namelen
+      }
+      writeAddress(this.words, h + 4, base + iovAt + 16 * i); // msg_iov
+      this.words[h + 6] = 1; // msg_iovlen
+      writeAddress(this.words, (iovAt + 16 * i) / 4, data + batch.offset(i)); // iov_base
+      this.words[(iovAt + 16 * i) / 4 + 2] = batch.slotSize; // iov_len
+      this.headers.push(Deno.UnsafePointer.create(BigInt(base + i * MMSGHDR_SIZE)));
+    }
+  }
+
+  /** `mmsghdr[i].msg_len`: the bytes received into slot `i`. */
+  received(i: number): number {
+    return this.words[(i * MMSGHDR_SIZE) / 4 + 14];
   }
 }
 
@@ -120,6 +201,11 @@ export class FdTunDevice implements TunDevice {
     return this.#writer.write(buf, offset, length);
   }
 
+  /** Writes one packet gathered from ranges of a buffer. */
+  writeVector(buf: Uint8Array, parts: Int32Array, count: number): number {
+    return this.#writer.writeVector(buf, parts, count);
+  }
+
   /** The fd belongs to the thread that opened it: nothing to do here. */
   close(): void {}
 }
@@ -137,6 +223,8 @@ export class FdLink implements Link, IcmpSource {
   #buf?: Uint8Array;
   #base = 0;
   readonly #msghdr: Deno.PointerValue;
+  #send?: BatchStructs;
+  #recv?: BatchStructs;
 
   /**
    * Wraps a raw socket fd (the caller owns it and closes it).
@@ -175,6 +263,39 @@ export class FdLink implements Link, IcmpSource {
     this.#words[6] = length; // iov_len
     const n = this.#lib.symbols.sendmsg(this.fd, this.#msghdr, 0);
     return n >= 0 ? n : -this.#errno();
+  }
+
+  /** Sends batch slots with one `sendmmsg`. */
+  sendBatch(batch: PacketBatch, start: number, count: number): number {
+    let s = this.#send;
+    if (s?.batch !== batch) s = this.#send = new BatchStructs(batch, true);
+    const { words, bytes, iovLenWord, addrByte } = s;
+    const lengths = batch.lengths;
+    const destinations = batch.destinations;
+    for (let i = start; i < start + count; i++) {
+      words[iovLenWord + 4 * i] = lengths[i];
+      const d = destinations[i];
+      const a = addrByte + 16 * i;
+      bytes[a] = d >>> 24;
+      bytes[a + 1] = d >>> 16;
+      bytes[a + 2] = d >>> 8;
+      bytes[a + 3] = d;
+    }
+    const n = this.#lib.symbols.sendmmsg(this.fd, s.headers[start], count, 0);
+    return n > 0 ? n : n === 0 ? -EAGAIN : -this.#errno();
+  }
+
+  /** Receives into batch slots with one `recvmmsg`. */
+  recvBatch(batch: PacketBatch, count: number): number {
+    let s = this.#recv;
+    if (s?.batch !== batch) s = this.#recv = new BatchStructs(batch, false);
+    const n = this.#lib.symbols.recvmmsg(this.fd, s.headers[0], count, MSG_DONTWAIT, null);
+    if (n < 0) {
+      const e = this.#errno();
+      return e === EAGAIN || e === EINTR ? 0 : -e;
+    }
+    for (let i = 0; i < n; i++) batch.lengths[i] = s.received(i);
+    return n;
   }
 
   /** The fd belongs to the thread that opened it: nothing to do here. */

@@ -5,6 +5,7 @@
  * @module
  */
 export * from "./types.ts";
+export * from "./batch.ts";
 export * from "./counters.ts";
 export * from "./encap.ts";
 export * from "./decap.ts";

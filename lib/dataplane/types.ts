@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { PacketBatch } from "./batch.ts";
 
 /** A TUN device carrying bare IPv6 packets (`IFF_TUN | IFF_NO_PI`). */
 export interface TunDevice {
@@ -17,6 +18,11 @@ export interface TunDevice {
   read(buf: Uint8Array, offset: number, maxLength: number): number;
   /** Writes one packet; returns the bytes written or a negative errno. */
   write(buf: Uint8Array, offset: number, length: number): number;
+  /**
+   * Writes one packet gathered from ranges of `buf` (`writev`, a coalesced super-packet):
+   * `parts` holds `count` pairs (offset, length). Returns the bytes written or a negative errno.
+   */
+  writeVector(buf: Uint8Array, parts: Int32Array, count: number): number;
   /** Releases the device. */
   close(): void;
 }
@@ -33,6 +39,18 @@ export interface Link {
    * bytes sent or a negative errno.
    */
   send(buf: Uint8Array, offset: number, length: number, destination: number): number;
+  /**
+   * Sends slots `start .. start + count` of a batch (`sendmmsg`), each from its slot's start,
+   * `batch.lengths[i]` bytes to `batch.destinations[i]`. Returns how many were sent (≥ 1), or
+   * the negative errno of slot `start` when it could not be sent.
+   */
+  sendBatch(batch: PacketBatch, start: number, count: number): number;
+  /**
+   * Receives up to `count` whole IPv4 packets into slots `0 .. count` of a batch
+   * (`recvmmsg`), their lengths into `batch.lengths`. Returns how many, 0 when none is
+   * waiting, or a negative errno.
+   */
+  recvBatch(batch: PacketBatch, count: number): number;
   /** Releases the socket. */
   close(): void;
 }

@@ -46,6 +46,8 @@ export interface WorkerStart {
   readonly sampleDrops: boolean;
   /** Which optimisations are on. */
   readonly tuning: DataplaneTuning;
+  /** The TUN fd carries a `virtio_net_hdr` before each packet (`IFF_VNET_HDR`). */
+  readonly vnetHeader: boolean;
 }
 
 /** The message that reloads the policy. */
@@ -61,7 +63,8 @@ export interface WorkerReload {
 }
 
 const POLL_TIMEOUT_MS = 50;
-const BATCH = 64;
+/** Packets handled per pump call at least (the batch size when larger). */
+const MIN_BUDGET = 64;
 
 let stopRequested = false;
 let current: { reload(message: WorkerReload): void } | undefined;
@@ -108,6 +111,9 @@ async function run(start: WorkerStart): Promise<void> {
     pfdView.setInt16(8 * i + 4, 1, true); // POLLIN
   });
   const nfds = BigInt(fds.length);
+  const batch = Math.max(1, Math.floor(start.tuning.batch));
+  const budget = Math.max(MIN_BUDGET, batch);
+  const vnetHeader = start.vnetHeader;
 
   let pump: () => void;
   if (start.direction === "egress") {
@@ -115,7 +121,7 @@ async function run(start: WorkerStart): Promise<void> {
       { tun, link },
       start.settings,
       counters,
-      { icmpSource: start.icmpSource, onDrop },
+      { icmpSource: start.icmpSource, onDrop, batch, vnetHeader },
     );
     current = {
       reload(m) {
@@ -126,18 +132,26 @@ async function run(start: WorkerStart): Promise<void> {
       },
     };
     pump = () => {
-      while (path.pump(BATCH) === BATCH) { /* drain */ }
-      if (icmp) path.pumpIcmp(icmp, BATCH);
+      while (path.pump(budget) === budget) { /* drain */ }
+      if (icmp) path.pumpIcmp(icmp, MIN_BUDGET);
     };
   } else {
-    const path = new IngressPath({ tun, link }, start.settings, counters, { onDrop });
+    const path = new IngressPath({ tun, link }, start.settings, counters, {
+      onDrop,
+      batch,
+      vnetHeader,
+      coalesce: vnetHeader && start.tuning.offload,
+    });
+    const perCall = Math.min(budget, batch);
     current = {
       reload(m) {
-        path.reload(m.settings, { onDrop: m.sampleDrops ? sampler("ingress") : undefined });
+        path.reload(m.settings, {
+          onDrop: m.sampleDrops ? sampler("ingress") : undefined,
+        });
       },
     };
     pump = () => {
-      while (path.pump(BATCH) === BATCH) { /* drain */ }
+      while (path.pump(budget) >= perCall) { /* drain */ }
     };
   }
   self.postMessage({ kind: "ready", direction: start.direction });

@@ -1,0 +1,286 @@
+/**
+ * Receive coalescing (GRO) of TCP over IPv6 before writing into a TUN device opened with
+ * `IFF_VNET_HDR`: consecutive in-order segments of one flow, received in one batch, become one
+ * super-packet with a `virtio_net_hdr` (`VIRTIO_NET_HDR_GSO_TCPV6`, partial checksum), so the
+ * kernel's TCP stack handles one packet instead of dozens. The conditions follow the kernel's
+ * `tcp_gro_receive` (RFC 9293 §3.1 fields): same addresses, ports, traffic class, flow label,
+ * hop limit, header length, options, acknowledgment and window; the sequence number follows
+ * on; only ACK (and PSH on the last) set; every segment but the last exactly the size of the
+ * first. Every segment's checksum is verified before it joins (a bad one is written alone and
+ * the kernel drops it). The model is wireguard-go's `tun/offload_linux.go`; this is our own
+ * code.
+ *
+ * The packets stay where they were received: a super-packet is written with `writev` from
+ * its head (headers, first payload) and the following segments' payloads. Allocation-free
+ * after construction.
+ *
+ * @module
+ */
+import {
+  onesComplementSum,
+  pseudoHeaderSum,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VIRTIO_NET_HDR_GSO_TCPV6,
+  VIRTIO_NET_HDR_LENGTH,
+} from "./gso.ts";
+
+const IPV6_HEADER = 40;
+const NEXT_TCP = 6;
+const TCP_ACK = 0x10;
+const TCP_PSH = 0x08;
+/** The largest TCP packet (header + payload) an IPv6 payload length can describe. */
+const MAX_UPPER_LENGTH = 0xffff;
+
+/**
+ * Groups the packets of one received batch into output packets: each output is a single
+ * packet or a super-packet of coalesced TCP segments. Use: `reset(buf)`, `add(offset,
+ * length)` per packet (in receive order; each with {@link VIRTIO_NET_HDR_LENGTH} free bytes
+ * before it), then for each output `j < outputs`, `build(j, parts)` and write the parts.
+ */
+export class TcpCoalescer {
+  readonly #capacity: number;
+  #buf: Uint8Array = new Uint8Array(0);
+  #packets = 0;
+  #outputs = 0;
+  // Per packet.
+  readonly #offset: Int32Array;
+  readonly #length: Int32Array;
+  readonly #payloadLength: Int32Array;
+  readonly #next: Int32Array;
+  // Per output: head and tail packet, members, payload bytes, gso size, next sequence number.
+  readonly #head: Int32Array;
+  readonly #tail: Int32Array;
+  readonly #members: Int32Array;
+  readonly #payload: Int32Array;
+  readonly #inputBytes: Int32Array;
+  readonly #nextSeq: Float64Array;
+  readonly #open: Uint8Array;
+  // Outputs still open to more segments.
+  readonly #openList: Int32Array;
+  #openCount = 0;
+
+  /**
+   * @param capacity the most packets per batch
+   */
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+    this.#offset = new Int32Array(capacity);
+    this.#length = new Int32Array(capacity);
+    this.#payloadLength = new Int32Array(capacity);
+    this.#next = new Int32Array(capacity);
+    this.#head = new Int32Array(capacity);
+    this.#tail = new Int32Array(capacity);
+    this.#members = new Int32Array(capacity);
+    this.#payload = new Int32Array(capacity);
+    this.#inputBytes = new Int32Array(capacity);
+    this.#nextSeq = new Float64Array(capacity);
+    this.#open = new Uint8Array(capacity);
+    this.#openList = new Int32Array(capacity);
+  }
+
+  /** The number of output packets so far. */
+  get outputs(): number {
+    return this.#outputs;
+  }
+
+  /** The number of packets in output `j` (1 for a single packet). */
+  members(j: number): number {
+    return this.#members[j];
+  }
+
+  /** The IPv6 bytes of the packets that went into output `j` (before coalescing). */
+  inputLength(j: number): number {
+    return this.#inputBytes[j];
+  }
+
+  /** The IPv6 bytes of output `j` (40 + payload length after coalescing). */
+  outputLength(j: number): number {
+    const head = this.#head[j];
+    if (this.#members[j] === 1) return this.#length[head];
+    return this.#length[head] + this.#payload[j] - this.#payloadLength[head];
+  }
+
+  /**
+   * Starts a batch.
+   *
+   * @param buf the buffer all packets of the batch are in
+   */
+  reset(buf: Uint8Array): void {
+    this.#buf = buf;
+    this.#packets = 0;
+    this.#outputs = 0;
+    this.#openCount = 0;
+  }
+
+  /**
+   * Adds the next packet of the batch: the IPv6 packet at `buf[offset .. offset + length)`,
+   * 40 + its payload length bytes.
+   *
+   * @param offset where it starts (at least 10)
+   * @param length its length
+   */
+  add(offset: number, length: number): void {
+    const i = this.#packets++;
+    if (i >= this.#capacity) throw new RangeError(`Cannot add packet ${i}: capacity reached`);
+    const buf = this.#buf;
+    this.#offset[i] = offset;
+    this.#length[i] = length;
+    this.#next[i] = -1;
+    const t = offset + IPV6_HEADER;
+    const isTcp = length >= IPV6_HEADER + 20 && buf[offset + 6] === NEXT_TCP;
+    if (!isTcp) {
+      this.#single(i);
+      return;
+    }
+    const tcpHeader = (buf[t + 12] >> 4) << 2;
+    const payload = length - IPV6_HEADER - tcpHeader;
+    const flags = buf[t + 13];
+    const candidate = tcpHeader >= 20 && payload > 0 && (flags & ~TCP_PSH) === TCP_ACK &&
+      (buf[t + 12] & 0x0f) === 0 && this.#checksumValid(offset, length);
+    const found = this.#findFlow(offset);
+    if (!candidate) {
+      if (found >= 0) this.#close(found);
+      this.#single(i);
+      return;
+    }
+    this.#payloadLength[i] = payload;
+    const seq = ((buf[t + 4] << 24) | (buf[t + 5] << 16) | (buf[t + 6] << 8) | buf[t + 7]) >>>
+      0;
+    if (found >= 0) {
+      const j = this.#openList[found];
+      if (this.#canAppend(j, i, seq, payload, tcpHeader)) {
+        this.#next[this.#tail[j]] = i;
+        this.#tail[j] = i;
+        this.#members[j]++;
+        this.#payload[j] += payload;
+        this.#inputBytes[j] += length;
+        this.#nextSeq[j] = (seq + payload) >>> 0;
+        const gso = this.#payloadLength[this.#head[j]];
+        if (payload < gso || (flags & TCP_PSH) !== 0) this.#close(found);
+        return;
+      }
+      this.#close(found);
+    }
+    const j = this.#single(i);
+    this.#payload[j] = payload;
+    this.#nextSeq[j] = (seq + payload) >>> 0;
+    if ((flags & TCP_PSH) === 0) {
+      this.#open[j] = 1;
+      this.#openList[this.#openCount++] = j;
+    }
+  }
+
+  /**
+   * Prepares output `j` for writing: for a super-packet, the head's payload length, PSH and
+   * partial checksum are patched; the `virtio_net_hdr` is written in the 10 bytes before the
+   * head. Fills `parts` with (offset, length) pairs to write with `writev`; returns their
+   * number.
+   *
+   * @param j the output's index
+   * @param parts receives the ranges (room for 2 × members)
+   */
+  build(j: number, parts: Int32Array): number {
+    const buf = this.#buf;
+    const head = this.#head[j];
+    const offset = this.#offset[head];
+    const v = offset - VIRTIO_NET_HDR_LENGTH;
+    buf.fill(0, v, offset);
+    parts[0] = v;
+    parts[1] = this.#length[head] + VIRTIO_NET_HDR_LENGTH;
+    if (this.#members[j] === 1) return 1;
+    const t = offset + IPV6_HEADER;
+    const tcpHeader = (buf[t + 12] >> 4) << 2;
+    const upper = tcpHeader + this.#payload[j];
+    buf[offset + 4] = upper >> 8;
+    buf[offset + 5] = upper & 0xff;
+    const tail = this.#tail[j];
+    buf[t + 13] |= buf[this.#offset[tail] + IPV6_HEADER + 13] & TCP_PSH;
+    // CHECKSUM_PARTIAL: the field holds the pseudo-header sum, not complemented.
+    const partial = pseudoHeaderSum(buf, offset, upper, NEXT_TCP);
+    buf[t + 16] = partial >> 8;
+    buf[t + 17] = partial & 0xff;
+    const hdrLength = IPV6_HEADER + tcpHeader;
+    const gso = this.#payloadLength[head];
+    buf[v] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    buf[v + 1] = VIRTIO_NET_HDR_GSO_TCPV6;
+    buf[v + 2] = hdrLength & 0xff;
+    buf[v + 3] = hdrLength >> 8;
+    buf[v + 4] = gso & 0xff;
+    buf[v + 5] = gso >> 8;
+    buf[v + 6] = IPV6_HEADER;
+    buf[v + 7] = 0;
+    buf[v + 8] = 16; // offsetof(struct tcphdr, check)
+    buf[v + 9] = 0;
+    let n = 1;
+    for (let m = this.#next[head]; m >= 0; m = this.#next[m]) {
+      parts[2 * n] = this.#offset[m] + this.#length[m] - this.#payloadLength[m];
+      parts[2 * n + 1] = this.#payloadLength[m];
+      n++;
+    }
+    return n;
+  }
+
+  #single(i: number): number {
+    const j = this.#outputs++;
+    this.#head[j] = i;
+    this.#tail[j] = i;
+    this.#members[j] = 1;
+    this.#payload[j] = 0;
+    this.#inputBytes[j] = this.#length[i];
+    this.#open[j] = 0;
+    return j;
+  }
+
+  #close(found: number): void {
+    this.#open[this.#openList[found]] = 0;
+    this.#openList[found] = this.#openList[--this.#openCount];
+  }
+
+  /** The index in the open list of the group of this packet's flow, or -1. */
+  #findFlow(offset: number): number {
+    const buf = this.#buf;
+    for (let k = 0; k < this.#openCount; k++) {
+      const o = this.#offset[this.#head[this.#openList[k]]];
+      let same = true;
+      // Source, destination (bytes 8..39), then the ports (the TCP header's first 4 bytes).
+      for (let b = 8; b < 44; b++) {
+        if (buf[o + b] !== buf[offset + b]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return k;
+    }
+    return -1;
+  }
+
+  #canAppend(j: number, i: number, seq: number, payload: number, tcpHeader: number): boolean {
+    const buf = this.#buf;
+    const head = this.#head[j];
+    const o = this.#offset[head];
+    const p = this.#offset[i];
+    const gso = this.#payloadLength[head];
+    if (seq !== this.#nextSeq[j] || payload > gso) return false;
+    if (this.#payloadLength[this.#tail[j]] !== gso) return false; // a short segment ends it
+    if (tcpHeader + this.#payload[j] + payload > MAX_UPPER_LENGTH) return false;
+    // Version, traffic class, flow label (bytes 0..3) and hop limit (7) equal.
+    for (let b = 0; b < 4; b++) if (buf[o + b] !== buf[p + b]) return false;
+    if (buf[o + 7] !== buf[p + 7]) return false;
+    const ht = o + IPV6_HEADER;
+    const pt = p + IPV6_HEADER;
+    if (buf[ht + 12] !== buf[pt + 12]) return false; // header length
+    // Acknowledgment number (8..11), window (14, 15), urgent pointer (18, 19), options (20..).
+    for (let b = 8; b < 12; b++) if (buf[ht + b] !== buf[pt + b]) return false;
+    if (buf[ht + 14] !== buf[pt + 14] || buf[ht + 15] !== buf[pt + 15]) return false;
+    if (buf[ht + 18] !== buf[pt + 18] || buf[ht + 19] !== buf[pt + 19]) return false;
+    for (let b = 20; b < tcpHeader; b++) if (buf[ht + b] !== buf[pt + b]) return false;
+    return true;
+  }
+
+  #checksumValid(offset: number, length: number): boolean {
+    const upper = length - IPV6_HEADER;
+    const sum = pseudoHeaderSum(this.#buf, offset, upper, NEXT_TCP) +
+      onesComplementSum(this.#buf, offset + IPV6_HEADER, upper);
+    return (sum % 0xffff) === 0 && sum !== 0;
+  }
+}
