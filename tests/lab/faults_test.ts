@@ -107,6 +107,32 @@ labTest(
 );
 
 labTest(
+  "stf run counts sends to an unreachable IPv4 neighbour once each and never crashes",
+  async () => {
+    await using sites = await buildTwoSites();
+    const [a, b] = await startBoth(sites);
+    try {
+      const before = await a.counters();
+      // 2002:c633:644d::1 embeds 198.51.100.77: on A's link, but nobody answers ARP, so the
+      // kernel fails the neighbour (sends then get EHOSTUNREACH, or vanish in its queue).
+      const replies = await pingReplies(sites.a, "2002:c633:644d::1", 10);
+      assert.equal(replies, 0);
+      await sleep(3_000);
+      await pingReplies(sites.a, "2002:c633:644d::1", 10);
+      const after = await a.counters();
+      const forwarded = after.egress.packets - before.egress.packets;
+      const errors = after.egress.ioErrors - before.egress.ioErrors;
+      assert.equal(forwarded + errors, 20, `each echo counted once: ${forwarded} + ${errors}`);
+      console.log(`unreachable neighbour: ${forwarded} sent, ${errors} send errors counted`);
+      assert.equal(await pingReplies(sites.a, B_STF, 3), 3, "other peers unaffected");
+      assert.equal(a.status, undefined);
+    } finally {
+      await stopAll(a, b);
+    }
+  },
+);
+
+labTest(
   "stf run survives 50 SIGHUPs under load, alternating good and broken files, and keeps the last good one",
   async () => {
     await using sites = await buildTwoSites();
