@@ -171,3 +171,81 @@ wiredLabTest(
     }
   },
 );
+
+wiredLabTest(
+  "stf run as root with only the capabilities of systemd/stf.service creates stf0, serves metrics and status",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "stf-caps-" });
+    try {
+      await using lab = await buildSeedLab({ startStf: false });
+      const socket = `${dir}/site.sock`;
+      // What stf.service gives: root, CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW,
+      // NoNewPrivileges=yes. Bounding the set makes root's capabilities after exec exactly these.
+      const stf = lab.spawn(lab.site, [
+        "setpriv",
+        "--bounding-set",
+        "-all,+net_admin,+net_raw",
+        "--inh-caps",
+        "-all",
+        "--no-new-privs",
+        ...stfArgv(
+          "run",
+          "--ipv4",
+          SEED.siteIpv4,
+          "--metrics",
+          METRICS,
+          "--control-socket",
+          socket,
+          "--log-format",
+          "json",
+        ),
+      ], "stf with the unit's capabilities");
+      await stf.waitFor(/"message":"Forwarding on /, { timeoutMs: 20_000 });
+      const caps = await lab.site.run`grep -E ^CapEff: /proc/${stf.child.pid}/status`.text();
+      // CAP_NET_ADMIN is bit 12, CAP_NET_RAW bit 13: 0x3000.
+      assert.match(caps, /CapEff:\s+0000000000003000/, caps);
+      const text = await lab.site.run`/usr/bin/python3 -c ${SCRAPE_PY} ${METRICS}`.text();
+      assert.equal(value(exposition(text), "stf_up"), 1);
+      const status = JSON.parse(
+        await lab.site.run`${
+          stfArgv("status", "--name", "stf0", "--json", "--control-socket", socket)
+        }`.text(),
+      );
+      assert.equal(status.madeByStf, true);
+      assert.equal(status.forwarder.pid, stf.child.pid);
+      const { status: exit } = await stf.stop("SIGTERM", 5_000);
+      assert.equal(exit.code, 0, stf.output());
+      assert.throws(() => Deno.lstatSync(socket), Deno.errors.NotFound);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+labTest(
+  "stf up and stf down work as root with only the capability of systemd/stf-up.service",
+  async () => {
+    await using lab = await buildSeedLab({ startStf: false });
+    // stf-up.service: root, CapabilityBoundingSet=CAP_NET_ADMIN, NoNewPrivileges=yes.
+    const bounded = ["setpriv", "--bounding-set", "-all,+net_admin", "--inh-caps", "-all", "--nnp"];
+    // The control: with no capability at all, root cannot create it (setpriv does bound).
+    const none = ["setpriv", "--bounding-set", "-all", "--inh-caps", "-all", "--nnp"];
+    const refused = await lab.site
+      .run`${[...none, ...stfArgv("up", "--ipv4", SEED.siteIpv4)]}`.noThrow().quiet()
+      .captureCombined();
+    assert.equal(refused.code, 1, refused.combined);
+    assert.match(refused.stderr, /EPERM|EACCES/);
+    const up = await lab.site
+      .run`${[...bounded, ...stfArgv("up", "--ipv4", SEED.siteIpv4, "--json")]}`.noThrow()
+      .quiet().captureCombined();
+    assert.equal(up.code, 0, up.combined);
+    assert.equal(JSON.parse(up.stdout).address, `${SEED.siteStf}/16`);
+    const link = await lab.site.json<{ ifalias?: string }[]>`ip -j link show dev stf0`;
+    assert.match(link[0].ifalias ?? "", /^stf /);
+    const down = await lab.site.run`${[...bounded, ...stfArgv("down")]}`.noThrow().quiet()
+      .captureCombined();
+    assert.equal(down.code, 0, down.combined);
+    const gone = await lab.site.run`ip link show dev stf0`.noThrow().quiet("both");
+    assert.notEqual(gone.code, 0);
+  },
+);
