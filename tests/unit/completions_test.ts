@@ -1,8 +1,9 @@
 /**
- * Shell completions end to end: the bash script `stf completions bash` prints is sourced in a
- * real bash with an `stf` on PATH (a wrapper that runs main.ts), and its completion function
- * is called as readline would call it. Optique's script calls back into the program
- * (`stf completions bash WORDS… CURRENT`), so this covers both halves.
+ * Shell completions end to end, with an `stf` on PATH (a wrapper that runs main.ts): the bash
+ * script is sourced in a real bash and its function called as readline calls it; fish answers
+ * `complete -C` with its own engine; zsh's function is called with the completion widget's
+ * variables. Optique's scripts call back into the program (`stf completions SHELL WORDS…`), so
+ * this covers both halves.
  */
 import assert from "node:assert/strict";
 
@@ -98,18 +99,86 @@ Deno.test({
   },
 });
 
-Deno.test("stf completions zsh and fish print scripts that call back into stf", async () => {
-  for (const shell of ["zsh", "fish"]) {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "completions", shell],
-    }).output();
-    assert.ok(out.success, shell);
-    const text = new TextDecoder().decode(out.stdout);
-    assert.match(text, /stf.*completions/, `${shell} script calls stf completions`);
+function shellUnavailable(shell: string): string | undefined {
+  try {
+    return new Deno.Command(shell, { args: ["-c", "true"] }).outputSync().success
+      ? undefined
+      : `${shell} -c true failed`;
+  } catch {
+    return `${shell} is not installed (Debian package ${shell})`;
   }
-  // The callback itself, as zsh uses it: candidates NUL-separated from their descriptions.
-  const zsh = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "completions", "zsh", "pr"],
-  }).output();
-  assert.equal(new TextDecoder().decode(zsh.stdout).split("\0")[0], "prefix");
+}
+
+const noFish = shellUnavailable("fish");
+const noZsh = shellUnavailable("zsh");
+for (const reason of [noBash, noFish, noZsh]) {
+  if (reason !== undefined) {
+    console.error(`%cSkipping completion tests: ${reason}`, "color: yellow");
+  }
+}
+
+function runShell(shell: string, script: string): string[] {
+  const out = new Deno.Command(shell, {
+    args: shell === "zsh" ? ["-f", "-c", script] : ["-c", script],
+    env: { PATH: `${stfOnPath()}:${Deno.env.get("PATH") ?? ""}`, NO_COLOR: "1" },
+  }).outputSync();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "");
+}
+
+Deno.test({
+  name: "fish completes `stf pr` to `prefix` and `stf run --mo` to `--mode` (complete -C)",
+  ignore: noFish !== undefined,
+  ...sanitize,
+  fn: () => {
+    // fish's own completion engine, asked as the command line would: `complete -C LINE`.
+    const lines = runShell(
+      "fish",
+      [
+        "stf completions fish | source",
+        'complete -C "stf pr"',
+        "echo ---",
+        'complete -C "stf run --mo"',
+      ].join("; "),
+    );
+    const cut = lines.indexOf("---");
+    const first = lines.slice(0, cut).map((l) => l.split("\t")[0]);
+    const second = lines.slice(cut + 1).map((l) => l.split("\t")[0]);
+    assert.deepEqual(first, ["prefix"]);
+    assert.deepEqual(second, ["--mode"]);
+  },
+});
+
+Deno.test({
+  name: "zsh's _stf offers `prefix` for `stf pr` and `--mode` for `stf run --mo`",
+  ignore: noZsh !== undefined,
+  ...sanitize,
+  fn: () => {
+    // Outside an interactive shell there is no completion widget: the script's _stf is called
+    // with the widget's variables set (words, CURRENT, PREFIX) and zsh's _describe replaced by
+    // a function that prints the candidates it is given.
+    const call = (words: string[]) =>
+      `words=(${words.map((w) => `'${w}'`).join(" ")}); CURRENT=${words.length}; ` +
+      `PREFIX='${words.at(-1)}'; _stf; print -- ---`;
+    const lines = runShell(
+      "zsh",
+      [
+        '_describe() { local -a arr; arr=("${(@P)2}"); print -rl -- "${arr[@]%%:*}"; }',
+        "source <(stf completions zsh)",
+        call(["stf", "pr"]),
+        call(["stf", "run", "--mo"]),
+        call(["stf", "run", "--mode", "r"]),
+      ].join("\n"),
+    );
+    assert.deepEqual(lines, [
+      "prefix",
+      "---",
+      "--mode",
+      "---",
+      "router",
+      "return-path",
+      "relay",
+      "---",
+    ]);
+  },
 });
