@@ -9,6 +9,7 @@
  */
 import { compilePolicy, type PolicySettings } from "../filter/mod.ts";
 import { configureTunOffload } from "../netif/offload.ts";
+import { openLibc, SO_RCVBUFFORCE, SO_SNDBUFFORCE, SOL_SOCKET } from "../../ffi/mod.ts";
 import { Counters, type CounterSnapshot, type Direction } from "./counters.ts";
 import { IngressPath } from "./decap.ts";
 import { EgressPath } from "./encap.ts";
@@ -44,6 +45,29 @@ export interface DataplaneTuning {
    * read and written).
    */
   readonly offload: boolean;
+}
+
+/**
+ * The protocol-41 socket's buffers: a TSO super-packet leaves as a burst of ~45 segments, and
+ * the peer's receive buffer must hold a few such bursts while its ingress Worker catches up
+ * (the kernel default, ~200 KiB, holds about 90 packets).
+ */
+export const LINK_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Sets the socket's send and receive buffers (`SO_SNDBUFFORCE`/`SO_RCVBUFFORCE`, which need
+ * CAP_NET_ADMIN); returns false when the kernel refused (the defaults stay).
+ *
+ * @param fd the socket
+ * @param bytes the size of each buffer
+ */
+export function setLinkBuffers(fd: number, bytes: number): boolean {
+  const value = new Uint8Array(4);
+  new DataView(value.buffer).setInt32(0, bytes, true);
+  const { setsockopt } = openLibc().symbols;
+  const a = setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, value, 4);
+  const b = setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, value, 4);
+  return a === 0 && b === 0;
 }
 
 /** The tuning used when none is given. */
@@ -98,6 +122,7 @@ export async function startThreadedForwarder(
   compilePolicy(options.settings); // Validate here: a bad policy never reaches a Worker.
   const tuning: DataplaneTuning = { ...DEFAULT_TUNING, ...options.tuning };
   const { vnetHeader } = configureTunOffload(devices.tunFd, tuning.offload);
+  if (tuning.batch > 1 || vnetHeader) setLinkBuffers(devices.linkFd, LINK_BUFFER_BYTES);
   const counters = new Counters();
   const control = new SharedArrayBuffer(8);
   const flags = new Int32Array(control);
