@@ -11,6 +11,7 @@ import { runCheckConfig } from "./lib/commands/check_config.ts";
 import { runDecode } from "./lib/commands/decode.ts";
 import { runDown } from "./lib/commands/down.ts";
 import { runPrefix } from "./lib/commands/prefix.ts";
+import { runStatus } from "./lib/commands/status.ts";
 import { type RunControl, runForwarder } from "./lib/commands/run.ts";
 import { runUp, type UpOptions } from "./lib/commands/up.ts";
 import type { StfConfig } from "./lib/config/mod.ts";
@@ -51,8 +52,20 @@ export async function main(args: readonly string[]): Promise<number> {
           effectiveConfig(invocation.config, invocation.overrides)
         );
         configureLogging(config.log);
-        return await runForwarder(config, control, invocation.tuning);
+        return await runForwarder(
+          config,
+          { ...control, controlSocket: invocation.controlSocket },
+          invocation.tuning,
+        );
       }
+      case "status":
+        return await runStatus({
+          name: invocation.name ?? "stf0",
+          json: invocation.json,
+          ...(invocation.controlSocket === undefined
+            ? {}
+            : { controlSocket: invocation.controlSocket }),
+        });
     }
   } catch (error) {
     return reportError(error);

@@ -251,6 +251,13 @@ const runCommand = command(
         description: message`Text lines, or JSON lines for log collectors (default text).`,
       }),
     ),
+    metrics: optional(option("--metrics", string({ metavar: "ADDR:PORT" }), {
+      description:
+        message`Serve Prometheus metrics on ${"/metrics"} at IPV4:PORT or [IPV6]:PORT (e.g. ${"127.0.0.1:9641"}).`,
+    })),
+    controlSocket: optional(option("--control-socket", string({ metavar: "PATH" }), {
+      description: message`The control socket of ${"stf status"} (default /run/stf/NAME.sock).`,
+    })),
     batch: optional(option("--batch", integer({ min: 1, max: 1024, metavar: "N" }), {
       description: message`Tuning: packets per batch syscall (default 64; 1 turns batching off).`,
     })),
@@ -290,6 +297,24 @@ const checkConfigCommand = command(
   },
 );
 
+const statusCommand = command(
+  "status",
+  object({
+    command: constant("status" as const),
+    name,
+    controlSocket: optional(option("--control-socket", string({ metavar: "PATH" }), {
+      description: message`Ask the forwarder through this socket (default /run/stf/NAME.sock).`,
+    })),
+    json,
+  }),
+  {
+    brief: message`Show the stf interface and the running forwarder's counters.`,
+    description:
+      message`Show whether the interface exists and whether stf made it, its address, MTU, state and routes, and the running ${"stf run"}'s mode and counters (through its control socket), or that no forwarder is running. Exit 0 when the interface exists, 1 when it does not.`,
+    footer: examples("stf status", "stf status --name stf1 --json"),
+  },
+);
+
 const parser = or(
   prefixCommand,
   decodeCommand,
@@ -297,6 +322,7 @@ const parser = or(
   downCommand,
   runCommand,
   checkConfigCommand,
+  statusCommand,
 );
 
 /** The options of `up`, `down` and `run`: a configuration file and the flags over it. */
@@ -311,6 +337,8 @@ export interface ConfiguredInvocation {
   readonly json: boolean;
   /** Data-plane tuning flags (`run`). */
   readonly tuning?: { readonly batch?: number; readonly offload?: boolean };
+  /** `--control-socket` (`run`). */
+  readonly controlSocket?: string;
 }
 
 /** A parsed command line: which command, with its options as plain values. */
@@ -318,7 +346,13 @@ export type Invocation =
   | ({ readonly command: "prefix" } & PrefixOptions)
   | ({ readonly command: "decode" } & DecodeOptions)
   | ({ readonly command: "up" | "down" | "run" } & ConfiguredInvocation)
-  | { readonly command: "check-config"; readonly file: string; readonly json: boolean };
+  | { readonly command: "check-config"; readonly file: string; readonly json: boolean }
+  | {
+    readonly command: "status";
+    readonly name?: string;
+    readonly controlSocket?: string;
+    readonly json: boolean;
+  };
 
 type Parsed = ReturnType<typeof parseRaw>;
 
@@ -387,6 +421,7 @@ function overridesOf(p: Extract<Parsed, { command: "up" | "run" }>): ConfigOverr
     ttl: run?.ttl,
     dscp: run?.dscp,
     statsInterval: run?.statsInterval,
+    metrics: run?.metrics,
     log: log && prune(log),
   }) as ConfigOverrides;
 }
@@ -424,6 +459,9 @@ export function parseArgs(args: readonly string[], options: ParseArgsOptions = {
         json: p.command === "up" ? p.json : false,
         ...(p.command === "run"
           ? { tuning: prune({ batch: p.batch, offload: p.noOffload ? false : undefined }) }
+          : {}),
+        ...(p.command === "run" && p.controlSocket !== undefined
+          ? { controlSocket: p.controlSocket }
           : {}),
       };
     case "down":

@@ -19,6 +19,10 @@ const PACKAGES: readonly { pkg: string; probe: string }[] = [
   { pkg: "nftables", probe: "nft" },
   { pkg: "util-linux", probe: "setpriv" },
   { pkg: "libcap2-bin", probe: "setcap" },
+  { pkg: "prometheus", probe: "promtool" },
+  { pkg: "python3-yaml", probe: "/usr/lib/python3/dist-packages/yaml/__init__.py" },
+  { pkg: "zsh", probe: "zsh" },
+  { pkg: "fish", probe: "fish" },
 ];
 
 function present(probe: string): boolean {

@@ -31,7 +31,18 @@ import {
   userIdOf,
 } from "../netif/mod.ts";
 import { openIcmpSocket, setNonBlocking } from "../netif/icmp_socket.ts";
-import { interfaceAddressOf, interfaceRequestOf, policySettingsOf } from "./_settings.ts";
+import {
+  interfaceAddressOf,
+  interfaceRequestOf,
+  policySettingsOf,
+  sixRdDomainOfConfig,
+} from "./_settings.ts";
+import {
+  type ForwarderFacts,
+  type Operations,
+  sitePrefixText,
+  startOperations,
+} from "../control/mod.ts";
 
 /** What the running forwarder listens to; `main.ts` wires it to process signals. */
 export interface RunControl {
@@ -43,6 +54,8 @@ export interface RunControl {
   onStats(handler: () => void): void;
   /** Loads the configuration again (for a reload). */
   reloadConfig(): Promise<StfConfig>;
+  /** The control socket of `stf status` (default `/run/stf/NAME.sock`; null: none). */
+  readonly controlSocket?: string | null;
 }
 
 const log = getLogger(["stf", "run"]);
@@ -105,6 +118,7 @@ export async function runForwarder(
   });
 
   let fatal: string | undefined;
+  let operations: Operations | undefined;
   let wake: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (wake = resolve));
   const forwarder: Forwarder = await startThreadedForwarder(
@@ -120,6 +134,12 @@ export async function runForwarder(
       },
     },
   );
+  const facts = (s: PolicySettings): ForwarderFacts => ({
+    mode: s.mode,
+    ipv4: s.ipv4,
+    address: `${interfaceAddressOf(plan)}/${plan.prefixLength}`,
+    prefix: sitePrefixText(plan.ipv4, sixRdDomainOfConfig(config)),
+  });
   const report = (event: string) => printCounters(forwarder.counters(), config, event);
   control.onStop(() => wake());
   control.onStats(() => report("stats"));
@@ -139,6 +159,7 @@ export async function runForwarder(
       const nextSettings = policySettingsOf(next, nextPlan, ipv4AddressesOfHost());
       forwarder.reload(nextSettings);
       settings = nextSettings;
+      operations?.reloaded(facts(settings));
       log.info("Configuration reloaded: mode {mode}, relay {relay}", {
         mode: settings.mode,
         relay: settings.relay ?? "none",
@@ -149,6 +170,20 @@ export async function runForwarder(
       });
     });
   });
+  try {
+    operations = await startOperations({
+      name: plan.name,
+      facts: facts(settings),
+      counters: () => forwarder.counters(),
+      healthy: () => fatal === undefined,
+      metrics: config.metrics,
+      ...(control.controlSocket === undefined ? {} : { controlSocket: control.controlSocket }),
+      onWarning: (message) => log.warn("{message}", { message }),
+    });
+  } catch (e) {
+    await forwarder.stop();
+    throw e;
+  }
   // Logged once every handler is in place: from here a signal is acted on.
   log.info("Forwarding on {name}: {address}, own IPv4 {ipv4}, mode {mode}", {
     name: plan.name,
@@ -163,8 +198,10 @@ export async function runForwarder(
     : undefined;
 
   await stopped;
+  operations?.stopping();
   if (interval !== undefined) clearInterval(interval);
   await forwarder.stop();
+  await operations?.close();
   report("final");
   if (fatal !== undefined) {
     throw new OperationError(`Forwarding stopped: ${fatal}`);

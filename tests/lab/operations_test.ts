@@ -21,7 +21,7 @@ import {
 import { Receiver } from "../unit/systemd/_receiver.ts";
 
 // enable once wired (see the module comment).
-const WIRED = false;
+const WIRED = true;
 
 function wiredLabTest(name: string, fn: (t: Deno.TestContext) => Promise<void>): void {
   if (WIRED) labTest(name, fn);
