@@ -88,6 +88,7 @@ function upOptionsOf(
     routes: config.routes,
     ...(config.interface.owner === null ? {} : { owner: String(config.interface.owner) }),
     allowNonGlobal: config.allowNonGlobal,
+    ...(config.bindIpv4 === null ? {} : { bindIpv4: config.bindIpv4 }),
     dryRun: flags.dryRun,
     json: flags.json,
     ...(domain === undefined ? {} : { domain }),

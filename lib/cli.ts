@@ -146,6 +146,10 @@ const interfaceFlags = {
   allowNonGlobal: optional(option("--allow-non-global", {
     description: message`Accept a private or shared own IPv4 (behind NAT, or a lab).`,
   })),
+  bindIpv4: optional(option("--bind-ipv4", string({ metavar: "IPV4" }), {
+    description:
+      message`Behind a 1:1 NAT: the local address the NAT maps --ipv4 (the public one) to.`,
+  })),
   sixRdPrefix,
   sixRdIpv4MaskLength: sixRdMaskLength,
   sixRdIpv4CommonPrefix: optional(
@@ -409,6 +413,7 @@ function overridesOf(p: Extract<Parsed, { command: "up" | "run" }>): ConfigOverr
     interface: prune(iface),
     ipv4: p.ipv4 === undefined ? undefined : ipv4SourceFromFlag(p.ipv4),
     allowNonGlobal: p.allowNonGlobal,
+    bindIpv4: p.bindIpv4,
     relay: p.relay,
     defaultRoute: p.defaultRoute,
     routes: nonEmpty(p.routes),

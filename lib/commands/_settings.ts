@@ -69,6 +69,7 @@ export function interfaceRequestOf(config: StfConfig): InterfaceRequest {
     routes: config.routes,
     ...(config.interface.owner === null ? {} : { owner: String(config.interface.owner) }),
     allowNonGlobal: config.allowNonGlobal,
+    ...(config.bindIpv4 === null ? {} : { bindIpv4: config.bindIpv4 }),
     ...(domain === undefined ? {} : { domain }),
   };
 }
@@ -92,6 +93,7 @@ export function policySettingsOf(
   return {
     mode: config.mode,
     ipv4: formatIpv4(plan.ipv4),
+    ...(config.bindIpv4 === null ? {} : { bindIpv4: config.bindIpv4 }),
     localIpv4: [...new Set(host.map((a) => formatIpv4(a.address)))],
     localBroadcasts: [...new Set(broadcasts)],
     ...(config.relay === null ? {} : { relay: config.relay }),

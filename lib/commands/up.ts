@@ -39,6 +39,8 @@ export interface UpOptions {
   readonly owner?: string;
   /** Accept an own IPv4 in C4 or 100.64.0.0/10 (a lab). */
   readonly allowNonGlobal: boolean;
+  /** Behind a 1:1 NAT: the local address the NAT maps `ipv4` to. */
+  readonly bindIpv4?: string;
   /** Print the equivalent iproute2 commands and change nothing. */
   readonly dryRun: boolean;
   /** Print the resulting state as JSON. */

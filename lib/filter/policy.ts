@@ -86,6 +86,11 @@ export interface PolicySettings {
   readonly mode: PolicyMode;
   /** own4: the public IPv4 address of the tunnel. */
   readonly ipv4: string;
+  /**
+   * Behind a 1:1 NAT: the local address the NAT maps own4 to (outer source sent, outer
+   * destination received); absent when own4 itself is local (RFC 3056 §3).
+   */
+  readonly bindIpv4?: string;
   /** Every IPv4 address of this host (own4 is added), for `dst-own-ipv4`. */
   readonly localIpv4: readonly string[];
   /** The broadcast address of every local IPv4 subnet (part of C4). */
@@ -189,7 +194,7 @@ export class Policy {
     this.rules = rules;
     this.pathMtu = options.pathMtu;
     this.#encapsulate = {
-      source: rules.own4,
+      source: rules.bind4,
       destination: 0,
       state: options.encapsulation ?? new EncapsulationState(),
       ttl: settings.ttl,
@@ -303,7 +308,9 @@ export class Policy {
     // The IPv4 payload must hold the whole IPv6 packet its header announces.
     if (isMalformedIpv6(buf, inner, total - ihl)) return Reason.Malformed;
     const src4 = result.src4;
-    const dst4 = result.dst4;
+    // Behind a 1:1 NAT, a packet for own4 arrives addressed to the bind address: compare the
+    // inner destination with own4 then (RFC 3964 §5.2 is about the address the peer used).
+    const dst4 = result.dst4 === ctx.bind4 ? ctx.own4 : result.dst4;
     if (isOuterSourceInvalid(ctx, src4)) return Reason.OuterSrcInvalid;
     if (isOuterDestinationNotOwn(ctx, dst4)) return Reason.OuterDstNotOwn;
     if (isInnerSourceInvalid(ctx, buf, inner)) return Reason.InnerSrcInvalid;
@@ -398,9 +405,11 @@ export function compilePolicy(
   const strictBogons = settings.strictBogons === true;
   const localBroadcasts = parseIpv4List(settings.localBroadcasts ?? [], "a local broadcast");
   const locals = parseIpv4List(settings.localIpv4 ?? [], "a local IPv4 address");
-  const localIpv4 = new Uint32Array(locals.length + 1);
+  const bind4 = settings.bindIpv4 === undefined ? own4 : parseIpv4(settings.bindIpv4);
+  const localIpv4 = new Uint32Array(locals.length + 2);
   localIpv4[0] = own4;
-  localIpv4.set(locals, 1);
+  localIpv4[1] = bind4;
+  localIpv4.set(locals, 2);
 
   // Site prefixes: own6to4, our 6rd delegated prefix, the configured native ones.
   const site: { address: Uint8Array; length: number }[] = [sixToFourPrefix(own4)];
@@ -479,6 +488,7 @@ export function compilePolicy(
   const rules: RuleContext = Object.freeze({
     mode,
     own4,
+    bind4,
     localIpv4,
     localBroadcasts,
     hasRelay,

@@ -47,6 +47,12 @@ export interface RuleContext {
   readonly mode: ModeNumber;
   /** own4. */
   readonly own4: number;
+  /**
+   * The local address behind a 1:1 NAT (the `bind-ipv4` option): the outer source we send
+   * and the outer destination we receive, which the NAT maps to and from own4. own4 when
+   * there is no NAT.
+   */
+  readonly bind4: number;
   /** Every IPv4 address of this host, own4 included. */
   readonly localIpv4: Uint32Array;
   /** The broadcast address of every local IPv4 subnet (part of C4). */
@@ -344,7 +350,8 @@ export function isOuterSourceInvalid(ctx: RuleContext, src4: number): boolean {
  * @param dst4 the outer destination
  */
 export function isOuterDestinationNotOwn(ctx: RuleContext, dst4: number): boolean {
-  return dst4 !== ctx.own4;
+  // Behind a 1:1 NAT the packet arrives addressed to the local (bind) address.
+  return dst4 !== ctx.own4 && dst4 !== ctx.bind4;
 }
 
 /**

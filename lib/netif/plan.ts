@@ -60,6 +60,11 @@ export interface InterfaceRequest {
   readonly owner?: string;
   /** Accept an own IPv4 in C4 or 100.64.0.0/10. */
   readonly allowNonGlobal: boolean;
+  /**
+   * Behind a 1:1 NAT: the local address that the NAT maps `ipv4` (then a public address that
+   * is not on this host) to. It must be an address of this host instead (`own-ipv4-not-local`).
+   */
+  readonly bindIpv4?: string;
   /** The 6rd domain; 6to4 (`2002::/16`) when absent. */
   readonly domain?: SixRdDomain;
 }
@@ -163,7 +168,12 @@ function nonGlobalError(ipv4: Ipv4Address): PolicyError {
 export function resolveOwnIpv4(
   target: string,
   host: HostFacts,
-  options: { readonly allowNonGlobal: boolean; readonly domain?: SixRdDomain },
+  options: {
+    readonly allowNonGlobal: boolean;
+    readonly domain?: SixRdDomain;
+    /** Skip `own-ipv4-not-local` for an address (behind a NAT the bind address is checked). */
+    readonly behindNat?: boolean;
+  },
 ): Ipv4Address {
   const sixToFour = (options.domain ?? SIX_TO_FOUR_DOMAIN) === SIX_TO_FOUR_DOMAIN;
   const acceptable = (a: Ipv4Address) =>
@@ -174,7 +184,7 @@ export function resolveOwnIpv4(
     if (sixToFour && !options.allowNonGlobal && isNonGlobalSixToFourIpv4(direct)) {
       throw nonGlobalError(direct);
     }
-    if (!host.ipv4Addresses.some((a) => a.address === direct)) {
+    if (!options.behindNat && !host.ipv4Addresses.some((a) => a.address === direct)) {
       const have = host.ipv4Addresses.filter((a) => a.address >>> 24 !== 127);
       throw new PolicyError(
         "own-ipv4-not-local",
@@ -251,7 +261,17 @@ export function planInterface(request: InterfaceRequest, host: HostFacts): Inter
   const ipv4 = resolveOwnIpv4(request.ipv4, host, {
     allowNonGlobal: request.allowNonGlobal,
     domain,
+    behindNat: request.bindIpv4 !== undefined,
   });
+  if (request.bindIpv4 !== undefined) {
+    const bind = parseIpv4(request.bindIpv4);
+    if (!host.ipv4Addresses.some((a) => a.address === bind)) {
+      throw new PolicyError(
+        "own-ipv4-not-local",
+        `Cannot bind to "${request.bindIpv4}": it is not an address of this host (RFC 3056 §3)`,
+      );
+    }
+  }
   const relay = request.relay === undefined ? undefined : parseIpv4(request.relay);
   if (relay !== undefined && isMartianIpv4(relay)) {
     const block = classifyIpv4(relay);
