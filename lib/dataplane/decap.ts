@@ -44,6 +44,8 @@ export interface IngressPathOptions {
   readonly vnetHeader?: boolean;
   /** Coalesce TCP segments before writing them (needs `vnetHeader`). */
   readonly coalesce?: boolean;
+  /** Coalesce UDP datagrams too (needs `coalesce` and a kernel with USO, Linux 6.2+). */
+  readonly coalesceUdp?: boolean;
 }
 
 /** The ingress path: link → filter → decapsulate → TUN. */
@@ -84,7 +86,7 @@ export class IngressPath {
     const size = Math.max(1, Math.floor(options.batch ?? 1));
     this.#batch = size === 1 && !this.#vnet ? undefined : new PacketBatch(size, MAX_PACKET + 1);
     this.#coalescer = this.#vnet && (options.coalesce ?? false)
-      ? new TcpCoalescer(size)
+      ? new TcpCoalescer(size, { udp: options.coalesceUdp ?? false })
       : undefined;
     this.#parts = new Int32Array(2 * (size + 1));
   }

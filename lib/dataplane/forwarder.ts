@@ -121,7 +121,7 @@ export async function startThreadedForwarder(
 ): Promise<Forwarder> {
   compilePolicy(options.settings); // Validate here: a bad policy never reaches a Worker.
   const tuning: DataplaneTuning = { ...DEFAULT_TUNING, ...options.tuning };
-  const { vnetHeader } = configureTunOffload(devices.tunFd, tuning.offload);
+  const { vnetHeader, offloads } = configureTunOffload(devices.tunFd, tuning.offload);
   if (tuning.batch > 1 || vnetHeader) setLinkBuffers(devices.linkFd, LINK_BUFFER_BYTES);
   const counters = new Counters();
   const control = new SharedArrayBuffer(8);
@@ -165,6 +165,7 @@ export async function startThreadedForwarder(
         sampleDrops: options.onDrop !== undefined,
         tuning,
         vnetHeader,
+        offloads,
       } satisfies WorkerStart,
     );
   }
@@ -255,6 +256,7 @@ export function startInProcessForwarder(
     batch: tuning.batch,
     vnetHeader,
     coalesce: vnetHeader && tuning.offload,
+    coalesceUdp: vnetHeader && tuning.offload,
   });
   let settings = options.settings;
   const pumpNow = () => {

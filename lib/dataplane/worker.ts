@@ -18,6 +18,7 @@ import type { DataplaneTuning } from "./forwarder.ts";
 import { EgressPath } from "./encap.ts";
 import { IngressPath } from "./decap.ts";
 import { FdLink, FdTunDevice } from "./linux.ts";
+import { TUN_F_USO6 } from "../../ffi/constants.ts";
 import type { Direction } from "./counters.ts";
 
 /** The message that starts a Worker. */
@@ -48,6 +49,8 @@ export interface WorkerStart {
   readonly tuning: DataplaneTuning;
   /** The TUN fd carries a `virtio_net_hdr` before each packet (`IFF_VNET_HDR`). */
   readonly vnetHeader: boolean;
+  /** The `TUN_F_*` offloads in force on the TUN (USO means UDP super-packets are accepted). */
+  readonly offloads: number;
 }
 
 /** The message that reloads the policy. */
@@ -141,6 +144,7 @@ async function run(start: WorkerStart): Promise<void> {
       batch,
       vnetHeader,
       coalesce: vnetHeader && start.tuning.offload,
+      coalesceUdp: (start.offloads & TUN_F_USO6) !== 0,
     });
     const perCall = Math.min(budget, batch);
     current = {

@@ -1,8 +1,11 @@
 /**
- * Receive coalescing (GRO) of TCP over IPv6 before writing into a TUN device opened with
- * `IFF_VNET_HDR`: consecutive in-order segments of one flow, received in one batch, become one
- * super-packet with a `virtio_net_hdr` (`VIRTIO_NET_HDR_GSO_TCPV6`, partial checksum), so the
- * kernel's TCP stack handles one packet instead of dozens. The conditions follow the kernel's
+ * Receive coalescing (GRO) of TCP and UDP over IPv6 before writing into a TUN device opened
+ * with `IFF_VNET_HDR`: consecutive in-order segments of one flow, received in one batch, become
+ * one super-packet with a `virtio_net_hdr` (`VIRTIO_NET_HDR_GSO_TCPV6`, partial checksum), so
+ * the kernel's TCP stack handles one packet instead of dozens. UDP datagrams of one flow with
+ * the size of the first (the last may be shorter) become one `VIRTIO_NET_HDR_GSO_UDP_L4`
+ * packet (Linux 6.2+), which the kernel splits again at the receiving socket
+ * (`udp_rcv_segment`): one TUN write and one routing decision instead of one per datagram. The conditions follow the kernel's
  * `tcp_gro_receive` (RFC 9293 §3.1 fields): same addresses, ports, traffic class, flow label,
  * hop limit, header length, options, acknowledgment and window; the sequence number follows
  * on; only ACK (and PSH on the last) set; every segment but the last exactly the size of the
@@ -21,15 +24,25 @@ import {
   pseudoHeaderSum,
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_TCPV6,
+  VIRTIO_NET_HDR_GSO_UDP_L4,
   VIRTIO_NET_HDR_LENGTH,
 } from "./gso.ts";
 
 const IPV6_HEADER = 40;
 const NEXT_TCP = 6;
+const NEXT_UDP = 17;
+/** Datagrams per UDP super-packet at most (the kernel's `UDP_MAX_SEGMENTS` is 128 or more). */
+const MAX_UDP_SEGMENTS = 64;
 const TCP_ACK = 0x10;
 const TCP_PSH = 0x08;
 /** The largest TCP packet (header + payload) an IPv6 payload length can describe. */
 const MAX_UPPER_LENGTH = 0xffff;
+
+/** Options of {@link TcpCoalescer}. */
+export interface CoalescerOptions {
+  /** Coalesce UDP datagrams too (`VIRTIO_NET_HDR_GSO_UDP_L4`); default false. */
+  readonly udp?: boolean;
+}
 
 /**
  * Groups the packets of one received batch into output packets: each output is a single
@@ -39,6 +52,7 @@ const MAX_UPPER_LENGTH = 0xffff;
  */
 export class TcpCoalescer {
   readonly #capacity: number;
+  readonly #udp: boolean;
   #buf: Uint8Array = new Uint8Array(0);
   #packets = 0;
   #outputs = 0;
@@ -61,9 +75,11 @@ export class TcpCoalescer {
 
   /**
    * @param capacity the most packets per batch
+   * @param options whether UDP is coalesced too
    */
-  constructor(capacity: number) {
+  constructor(capacity: number, options: CoalescerOptions = {}) {
     this.#capacity = capacity;
+    this.#udp = options.udp ?? false;
     this.#offset = new Int32Array(capacity);
     this.#length = new Int32Array(capacity);
     this.#payloadLength = new Int32Array(capacity);
@@ -127,7 +143,12 @@ export class TcpCoalescer {
     this.#length[i] = length;
     this.#next[i] = -1;
     const t = offset + IPV6_HEADER;
-    const isTcp = length >= IPV6_HEADER + 20 && buf[offset + 6] === NEXT_TCP;
+    const next = buf[offset + 6];
+    if (next === NEXT_UDP && this.#udp && length > IPV6_HEADER + 8) {
+      this.#addUdp(i, offset, length);
+      return;
+    }
+    const isTcp = length >= IPV6_HEADER + 20 && next === NEXT_TCP;
     if (!isTcp) {
       this.#single(i);
       return;
@@ -136,7 +157,7 @@ export class TcpCoalescer {
     const payload = length - IPV6_HEADER - tcpHeader;
     const flags = buf[t + 13];
     const candidate = tcpHeader >= 20 && payload > 0 && (flags & ~TCP_PSH) === TCP_ACK &&
-      (buf[t + 12] & 0x0f) === 0 && this.#checksumValid(offset, length);
+      (buf[t + 12] & 0x0f) === 0 && this.#checksumValid(offset, length, NEXT_TCP);
     const found = this.#findFlow(offset);
     if (!candidate) {
       if (found >= 0) this.#close(found);
@@ -189,6 +210,18 @@ export class TcpCoalescer {
     parts[1] = this.#length[head] + VIRTIO_NET_HDR_LENGTH;
     if (this.#members[j] === 1) return 1;
     const t = offset + IPV6_HEADER;
+    if (buf[offset + 6] === NEXT_UDP) {
+      const udpLength = 8 + this.#payload[j];
+      buf[offset + 4] = udpLength >> 8;
+      buf[offset + 5] = udpLength & 0xff;
+      buf[t + 4] = udpLength >> 8;
+      buf[t + 5] = udpLength & 0xff;
+      const partialUdp = pseudoHeaderSum(buf, offset, udpLength, NEXT_UDP);
+      buf[t + 6] = partialUdp >> 8;
+      buf[t + 7] = partialUdp & 0xff;
+      this.#writeHeader(v, VIRTIO_NET_HDR_GSO_UDP_L4, IPV6_HEADER + 8, head, 6);
+      return this.#gather(head, parts);
+    }
     const tcpHeader = (buf[t + 12] >> 4) << 2;
     const upper = tcpHeader + this.#payload[j];
     buf[offset + 4] = upper >> 8;
@@ -199,18 +232,28 @@ export class TcpCoalescer {
     const partial = pseudoHeaderSum(buf, offset, upper, NEXT_TCP);
     buf[t + 16] = partial >> 8;
     buf[t + 17] = partial & 0xff;
-    const hdrLength = IPV6_HEADER + tcpHeader;
+    this.#writeHeader(v, VIRTIO_NET_HDR_GSO_TCPV6, IPV6_HEADER + tcpHeader, head, 16);
+    return this.#gather(head, parts);
+  }
+
+  /** The `virtio_net_hdr` of a super-packet: partial checksum from the upper header on. */
+  #writeHeader(v: number, gsoType: number, hdrLength: number, head: number, field: number) {
+    const buf = this.#buf;
     const gso = this.#payloadLength[head];
     buf[v] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    buf[v + 1] = VIRTIO_NET_HDR_GSO_TCPV6;
+    buf[v + 1] = gsoType;
     buf[v + 2] = hdrLength & 0xff;
     buf[v + 3] = hdrLength >> 8;
     buf[v + 4] = gso & 0xff;
     buf[v + 5] = gso >> 8;
     buf[v + 6] = IPV6_HEADER;
     buf[v + 7] = 0;
-    buf[v + 8] = 16; // offsetof(struct tcphdr, check)
+    buf[v + 8] = field; // offsetof(struct tcphdr, check) or (struct udphdr, check)
     buf[v + 9] = 0;
+  }
+
+  /** The head (already in `parts[0..1]`), then each following member's payload. */
+  #gather(head: number, parts: Int32Array): number {
     let n = 1;
     for (let m = this.#next[head]; m >= 0; m = this.#next[m]) {
       parts[2 * n] = this.#offset[m] + this.#length[m] - this.#payloadLength[m];
@@ -218,6 +261,44 @@ export class TcpCoalescer {
       n++;
     }
     return n;
+  }
+
+  #addUdp(i: number, offset: number, length: number): void {
+    const buf = this.#buf;
+    const u = offset + IPV6_HEADER;
+    const payload = length - IPV6_HEADER - 8;
+    const candidate = ((buf[u + 4] << 8) | buf[u + 5]) === length - IPV6_HEADER &&
+      (buf[u + 6] | buf[u + 7]) !== 0 && this.#checksumValid(offset, length, NEXT_UDP);
+    const found = this.#findFlow(offset);
+    if (!candidate) {
+      if (found >= 0) this.#close(found);
+      this.#single(i);
+      return;
+    }
+    this.#payloadLength[i] = payload;
+    if (found >= 0) {
+      const j = this.#openList[found];
+      const head = this.#head[j];
+      const gso = this.#payloadLength[head];
+      const o = this.#offset[head];
+      let same = payload <= gso && this.#members[j] < MAX_UDP_SEGMENTS &&
+        8 + this.#payload[j] + payload <= MAX_UPPER_LENGTH && buf[o + 7] === buf[offset + 7];
+      for (let b = 0; same && b < 4; b++) same = buf[o + b] === buf[offset + b];
+      if (same) {
+        this.#next[this.#tail[j]] = i;
+        this.#tail[j] = i;
+        this.#members[j]++;
+        this.#payload[j] += payload;
+        this.#inputBytes[j] += length;
+        if (payload < gso) this.#close(found);
+        return;
+      }
+      this.#close(found);
+    }
+    const j = this.#single(i);
+    this.#payload[j] = payload;
+    this.#open[j] = 1;
+    this.#openList[this.#openCount++] = j;
   }
 
   #single(i: number): number {
@@ -241,9 +322,9 @@ export class TcpCoalescer {
     const buf = this.#buf;
     for (let k = 0; k < this.#openCount; k++) {
       const o = this.#offset[this.#head[this.#openList[k]]];
-      let same = true;
-      // Source, destination (bytes 8..39), then the ports (the TCP header's first 4 bytes).
-      for (let b = 8; b < 44; b++) {
+      let same = buf[o + 6] === buf[offset + 6];
+      // Source, destination (bytes 8..39), then the ports (the upper header's first 4 bytes).
+      for (let b = 8; same && b < 44; b++) {
         if (buf[o + b] !== buf[offset + b]) {
           same = false;
           break;
@@ -277,9 +358,9 @@ export class TcpCoalescer {
     return true;
   }
 
-  #checksumValid(offset: number, length: number): boolean {
+  #checksumValid(offset: number, length: number, nextHeader: number): boolean {
     const upper = length - IPV6_HEADER;
-    const sum = pseudoHeaderSum(this.#buf, offset, upper, NEXT_TCP) +
+    const sum = pseudoHeaderSum(this.#buf, offset, upper, nextHeader) +
       onesComplementSum(this.#buf, offset + IPV6_HEADER, upper);
     return (sum % 0xffff) === 0 && sum !== 0;
   }

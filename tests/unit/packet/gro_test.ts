@@ -154,3 +154,74 @@ Deno.test("TcpCoalescer passes non-TCP packets through alone", () => {
   assert.deepEqual(out.map((o) => o.members), [1, 1]);
   assert.deepEqual(out[0].packet, udp);
 });
+
+/**
+ * scapy builds datagrams of one UDP flow and, for checking, the whole UDP packet of their
+ * payloads with the partial checksum Linux keeps for CHECKSUM_PARTIAL.
+ */
+const UDP_PY = `
+def dgram(port, payload):
+    return IPv6(src="2002:c633:6402::5", dst="2002:c633:6401::9", hlim=63) / UDP(sport=5201, dport=port) / payload
+out = [raw(dgram(port, bytes([k]) * n)).hex() for port, k, n in args["specs"]]
+whole = bytearray(raw(dgram(40000, b"".join(bytes([k]) * n for port, k, n in args["specs"][:args["joined"]] if port == 40000))))
+s = sum(int.from_bytes(whole[i:i + 2], "big") for i in range(8, 40, 2)) + (len(whole) - 40) + 17
+while s > 0xffff: s = (s & 0xffff) + (s >> 16)
+whole[46:48] = s.to_bytes(2, "big")
+print(json.dumps({"packets": out, "whole": bytes(whole).hex()}))
+`;
+
+Deno.test("TcpCoalescer with udp joins same-size datagrams of a flow into one GSO_UDP_L4 packet equal to scapy's", async () => {
+  if (skipWithoutScapy()) return;
+  // Five of 64 bytes and a shorter last one join; a datagram of another flow and one after the
+  // short one stay alone.
+  const specs = [
+    [40000, 1, 64],
+    [40000, 2, 64],
+    [40001, 9, 64],
+    [40000, 3, 64],
+    [40000, 4, 64],
+    [
+      40000,
+      5,
+      64,
+    ],
+    [40000, 6, 30],
+    [40000, 7, 64],
+  ];
+  const r = await python(UDP_PY, { specs, joined: 7 }) as { packets: string[]; whole: string };
+  const packets = r.packets.map(unhex);
+  const slot = 256;
+  const buf = new Uint8Array(slot * packets.length);
+  const c = new TcpCoalescer(packets.length, { udp: true });
+  c.reset(buf);
+  packets.forEach((p, i) => {
+    buf.set(p, i * slot + 20);
+    c.add(i * slot + 20, p.length);
+  });
+  assert.deepEqual(Array.from({ length: c.outputs }, (_, j) => c.members(j)), [6, 1, 1]);
+  const parts = new Int32Array(32);
+  const n = c.build(0, parts);
+  const chunks: number[] = [];
+  for (let k = 0; k < n; k++) {
+    chunks.push(...buf.subarray(parts[2 * k], parts[2 * k] + parts[2 * k + 1]));
+  }
+  const all = new Uint8Array(chunks);
+  const v = new DataView(all.buffer, 0, 10);
+  assert.deepEqual(
+    [
+      all[0],
+      all[1],
+      v.getUint16(2, true),
+      v.getUint16(4, true),
+      v.getUint16(6, true),
+      v.getUint16(8, true),
+    ],
+    [1, 5, 48, 64, 40, 6],
+  );
+  assert.equal(hex(all.subarray(10)), r.whole);
+  // Without the option, UDP is never joined.
+  const plain = new TcpCoalescer(packets.length);
+  plain.reset(buf);
+  packets.forEach((p, i) => plain.add(i * slot + 20, p.length));
+  assert.equal(plain.outputs, packets.length);
+});
