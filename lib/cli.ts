@@ -262,6 +262,10 @@ const runCommand = command(
     controlSocket: optional(option("--control-socket", string({ metavar: "PATH" }), {
       description: message`The control socket of ${"stf status"} (default /run/stf/NAME.sock).`,
     })),
+    user: optional(option("--user", string({ metavar: "USER" }), {
+      description:
+        message`Drop root to this user once the devices are open (setgroups, setgid, setuid).`,
+    })),
     batch: optional(option("--batch", integer({ min: 1, max: 1024, metavar: "N" }), {
       description: message`Tuning: packets per batch syscall (default 64; 1 turns batching off).`,
     })),
@@ -426,6 +430,7 @@ function overridesOf(p: Extract<Parsed, { command: "up" | "run" }>): ConfigOverr
     ttl: run?.ttl,
     dscp: run?.dscp,
     statsInterval: run?.statsInterval,
+    user: run?.user,
     metrics: run?.metrics,
     log: log && prune(log),
   }) as ConfigOverrides;

@@ -31,6 +31,7 @@ import {
   userIdOf,
 } from "../netif/mod.ts";
 import { openIcmpSocket, setNonBlocking } from "../netif/icmp_socket.ts";
+import { dropPrivileges } from "../netif/privileges.ts";
 import {
   interfaceAddressOf,
   interfaceRequestOf,
@@ -183,6 +184,22 @@ export async function runForwarder(
   } catch (e) {
     await forwarder.stop();
     throw e;
+  }
+  if (config.user !== null) {
+    // Everything that needs privileges is open (TUN, raw sockets, metrics port, control
+    // socket); the Workers keep their fds. setuid applies to every thread of the process.
+    try {
+      const who = dropPrivileges(config.user);
+      log.info("Dropped root: now user {user} (uid {uid}, gid {gid})", {
+        user: who.name,
+        uid: who.uid,
+        gid: who.gid,
+      });
+    } catch (e) {
+      await operations?.close();
+      await forwarder.stop();
+      throw e;
+    }
   }
   // Logged once every handler is in place: from here a signal is acted on.
   log.info("Forwarding on {name}: {address}, own IPv4 {ipv4}, mode {mode}", {

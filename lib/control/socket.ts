@@ -193,7 +193,11 @@ export async function serveControl(
         try {
           Deno.removeSync(path);
         } catch (e) {
-          if (!(e instanceof Deno.errors.NotFound)) throw e;
+          // After `--user` dropped root the directory may not be ours any more: the file
+          // stays, and the next start replaces it as a stale socket.
+          if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied)) {
+            throw e;
+          }
         }
       })();
       return closed;

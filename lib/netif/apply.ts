@@ -75,7 +75,11 @@ export function assertMadeByStf(state: InterfaceState, action: string, tun?: Tun
 export function applyInterfacePlan(plan: InterfacePlan, options: ApplyOptions = {}): ApplyResult {
   const before = readInterfaceState(plan.name);
   if (before !== undefined) assertMadeByStf(before, "configure", options.tun);
-  const changes = diffInterface(plan, before);
+  // A TUN this process created lives only as long as its fd: it needs no marker, and writing
+  // one (sysfs, root-owned) would fail for `stf run` with only CAP_NET_ADMIN and CAP_NET_RAW.
+  const transient = options.tun !== undefined && options.tun.created &&
+    options.tun.name === plan.name;
+  const changes = diffInterface(plan, before).filter((c) => !(transient && c.kind === "alias"));
   if (options.dryRun) return { changes, state: before };
   let ifindex = before?.ifindex ?? 0;
   for (const change of changes) {
