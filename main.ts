@@ -6,14 +6,14 @@
  * @module
  */
 import { parseArgs } from "./lib/cli.ts";
-import { effectiveConfig, sixRdDomainOfConfig } from "./lib/commands/_settings.ts";
+import { effectiveConfig, interfaceRequestOf } from "./lib/commands/_settings.ts";
 import { runCheckConfig } from "./lib/commands/check_config.ts";
 import { runDecode } from "./lib/commands/decode.ts";
 import { runDown } from "./lib/commands/down.ts";
 import { runPrefix } from "./lib/commands/prefix.ts";
 import { runStatus } from "./lib/commands/status.ts";
 import { type RunControl, runForwarder } from "./lib/commands/run.ts";
-import { runUp, type UpOptions } from "./lib/commands/up.ts";
+import { runUp } from "./lib/commands/up.ts";
 import type { StfConfig } from "./lib/config/mod.ts";
 import { ConfigError, OperationError } from "./lib/errors.ts";
 import { configureLogging } from "./lib/log.ts";
@@ -36,7 +36,11 @@ export async function main(args: readonly string[]): Promise<number> {
         return await runCheckConfig({ file: invocation.file, json: invocation.json });
       case "up": {
         const config = await effectiveConfig(invocation.config, invocation.overrides);
-        return await runUp(upOptionsOf(config, invocation));
+        return await runUp({
+          ...interfaceRequestOf(config),
+          dryRun: invocation.dryRun,
+          json: invocation.json,
+        });
       }
       case "down": {
         const config = await effectiveConfig(invocation.config, invocation.overrides);
@@ -70,29 +74,6 @@ export async function main(args: readonly string[]): Promise<number> {
   } catch (error) {
     return reportError(error);
   }
-}
-
-function upOptionsOf(
-  config: StfConfig,
-  flags: { readonly dryRun: boolean; readonly json: boolean },
-): UpOptions {
-  const domain = sixRdDomainOfConfig(config);
-  return {
-    ipv4: typeof config.ipv4 === "string" ? config.ipv4 : config.ipv4.interface,
-    name: config.interface.name,
-    mtu: config.interface.mtu,
-    subnet: config.interface.subnet,
-    interfaceId: config.interface.interfaceId,
-    ...(config.relay === null ? {} : { relay: config.relay }),
-    defaultRoute: config.defaultRoute,
-    routes: config.routes,
-    ...(config.interface.owner === null ? {} : { owner: String(config.interface.owner) }),
-    allowNonGlobal: config.allowNonGlobal,
-    ...(config.bindIpv4 === null ? {} : { bindIpv4: config.bindIpv4 }),
-    dryRun: flags.dryRun,
-    json: flags.json,
-    ...(domain === undefined ? {} : { domain }),
-  };
 }
 
 /**

@@ -4,12 +4,13 @@
  *
  * @module
  */
-import { formatIpv6, formatIpv6Prefix, type SixRdDomain } from "../addr/mod.ts";
+import { formatIpv6, formatIpv6Prefix } from "../addr/mod.ts";
 import {
   applyInterfacePlan,
   type ApplyResult,
   type Change,
   type InterfacePlan,
+  type InterfaceRequest,
   ipv4AddressesOfHost,
   loadedKernelTunnelModules,
   planInterface,
@@ -17,51 +18,13 @@ import {
   userIdOf,
 } from "../netif/mod.ts";
 
-/** Options of `stf up`, as parsed from the command line. */
-export interface UpOptions {
-  /** An IPv4 address, an interface name (its address) or `auto` (default `auto`). */
-  readonly ipv4: string;
-  /** The interface name (default `stf0`). */
-  readonly name: string;
-  /** The MTU, 1280..1480 (default 1480). */
-  readonly mtu: number;
-  /** The subnet ID after `2002:V4::/48` (default 0). */
-  readonly subnet: number;
-  /** The interface ID, an IPv6 address whose low 64 bits are used (default `::1`). */
-  readonly interfaceId: string;
-  /** The relay's IPv4 address. */
-  readonly relay?: string;
-  /** Route `::/0` through the interface (needs `relay`). */
-  readonly defaultRoute: boolean;
-  /** More IPv6 prefixes routed through the interface (`--route`, repeatable). */
-  readonly routes: readonly string[];
-  /** A user (name or uid) that may attach to the TUN without privileges (`TUNSETOWNER`). */
-  readonly owner?: string;
-  /** Accept an own IPv4 in C4 or 100.64.0.0/10 (a lab). */
-  readonly allowNonGlobal: boolean;
-  /** Behind a 1:1 NAT: the local address the NAT maps `ipv4` to. */
-  readonly bindIpv4?: string;
+/** Options of `stf up`: the interface asked for (from the configuration and flags). */
+export interface UpOptions extends InterfaceRequest {
   /** Print the equivalent iproute2 commands and change nothing. */
   readonly dryRun: boolean;
   /** Print the resulting state as JSON. */
   readonly json: boolean;
-  /** The 6rd domain; 6to4 (`2002::/16`) when absent. */
-  readonly domain?: SixRdDomain;
 }
-
-/** The defaults of {@link UpOptions} (what `stf up` with no flags means). */
-export const UP_DEFAULTS = Object.freeze({
-  ipv4: "auto",
-  name: "stf0",
-  mtu: 1480,
-  subnet: 0,
-  interfaceId: "::1",
-  defaultRoute: false,
-  routes: [] as readonly string[],
-  allowNonGlobal: false,
-  dryRun: false,
-  json: false,
-});
 
 /**
  * Computes the plan of `stf up` on this host (the configuration-time checks included).

@@ -15,46 +15,23 @@ import {
   SOCK_NONBLOCK,
   SOCK_RAW,
 } from "../../ffi/mod.ts";
+import { SocketHandle } from "./raw_link.ts";
 
 const IPPROTO_ICMP = 1;
-
-/** An open ICMPv4 raw socket. */
-export class IcmpSocketHandle implements Disposable {
-  /** The file descriptor. */
-  readonly fd: number;
-  #closed = false;
-
-  /** Wraps an fd; use {@link openIcmpSocket}. */
-  constructor(fd: number) {
-    this.fd = fd;
-  }
-
-  /** Closes the socket (once). */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    openLibc().symbols.close(this.fd);
-  }
-
-  /** Closes the socket. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-}
 
 /**
  * Opens a non-blocking ICMPv4 raw socket (it receives every ICMPv4 message to this host).
  *
  * @throws {SyscallError} EPERM without root or CAP_NET_RAW
  */
-export function openIcmpSocket(): IcmpSocketHandle {
+export function openIcmpSocket(): SocketHandle {
   const fd = check(
     openLibc().symbols.socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_ICMP),
     "socket(AF_INET, SOCK_RAW, 1)",
     "open the ICMPv4 raw socket",
     { hints: { EPERM: "needs root or CAP_NET_RAW", EACCES: "needs root or CAP_NET_RAW" } },
   );
-  return new IcmpSocketHandle(fd);
+  return new SocketHandle(fd);
 }
 
 /**

@@ -29,13 +29,13 @@ export interface RawLinkOptions {
   readonly nonBlocking?: boolean;
 }
 
-/** An open protocol-41 raw socket. */
-export class RawLinkHandle implements Disposable {
+/** An open socket (the protocol-41 or the ICMPv4 raw socket), closed once. */
+export class SocketHandle implements Disposable {
   /** The file descriptor (for `recvmmsg`/`sendmmsg` through FFI, in any thread). */
   readonly fd: number;
   #closed = false;
 
-  /** Wraps an fd; use {@link openRawLink}. */
+  /** Wraps an fd; use {@link openRawLink} or `openIcmpSocket`. */
   constructor(fd: number) {
     this.fd = fd;
   }
@@ -65,7 +65,7 @@ function setIntOption(fd: number, level: number, option: number, value: number, 
  * @param options buffer sizes and blocking mode
  * @throws {SyscallError} EPERM without root or CAP_NET_RAW
  */
-export function openRawLink(options: RawLinkOptions = {}): RawLinkHandle {
+export function openRawLink(options: RawLinkOptions = {}): SocketHandle {
   const { socket, close } = openLibc().symbols;
   const type = SOCK_RAW | SOCK_CLOEXEC | (options.nonBlocking ? SOCK_NONBLOCK : 0);
   const fd = check(
@@ -94,7 +94,7 @@ export function openRawLink(options: RawLinkOptions = {}): RawLinkHandle {
         `set the receive buffer to ${options.receiveBufferBytes} bytes`,
       );
     }
-    return new RawLinkHandle(fd);
+    return new SocketHandle(fd);
   } catch (e) {
     close(fd);
     throw e;
