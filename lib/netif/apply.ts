@@ -75,11 +75,12 @@ export function assertMadeByStf(state: InterfaceState, action: string, tun?: Tun
 export function applyInterfacePlan(plan: InterfacePlan, options: ApplyOptions = {}): ApplyResult {
   const before = readInterfaceState(plan.name);
   if (before !== undefined) assertMadeByStf(before, "configure", options.tun);
-  // A TUN this process created lives only as long as its fd: it needs no marker, and writing
-  // one (sysfs, root-owned) would fail for `stf run` with only CAP_NET_ADMIN and CAP_NET_RAW.
+  // A TUN this process created lives only as long as its fd: its marker is a courtesy for
+  // `stf status`, and writing it (sysfs, root-owned) fails for `stf run` with only
+  // CAP_NET_ADMIN and CAP_NET_RAW — then it goes without.
   const transient = options.tun !== undefined && options.tun.created &&
     options.tun.name === plan.name;
-  const changes = diffInterface(plan, before).filter((c) => !(transient && c.kind === "alias"));
+  const changes = diffInterface(plan, before);
   if (options.dryRun) return { changes, state: before };
   let ifindex = before?.ifindex ?? 0;
   for (const change of changes) {
@@ -97,7 +98,11 @@ export function applyInterfacePlan(plan: InterfacePlan, options: ApplyOptions = 
         break;
       }
       case "alias":
-        writeAlias(plan.name, plan.alias);
+        try {
+          writeAlias(plan.name, plan.alias);
+        } catch (e) {
+          if (!(transient && e instanceof Error && e.name === "SyscallError")) throw e;
+        }
         break;
       case "mtu":
         setMtu(plan.name, plan.mtu);

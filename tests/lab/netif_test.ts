@@ -31,8 +31,7 @@ labTest(
     const report = await probe(ns, "run");
     assert.equal(report.created, true);
     assert.ok(typeof report.fd === "number" && report.fd > 2);
-    // No alias: a TUN that lives only as long as its fd needs no marker.
-    assert.deepEqual(report.changes, ["mtu", "up", "address-add", "route-add"]);
+    assert.deepEqual(report.changes, ["alias", "mtu", "up", "address-add", "route-add"]);
     assert.deepEqual(report.state, { mtu: 1400, up: true, routes: 1 });
     assert.equal(report.existsWhileOpen, true);
     assert.match(String(report.secondAttach), /Cannot attach to TUN device "stfr0": EBUSY/);
