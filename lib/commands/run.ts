@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { formatIpv4 } from "../addr/mod.ts";
 import type { StfConfig } from "../config/mod.ts";
 import {
   type CounterSnapshot,
@@ -214,8 +215,11 @@ export async function runForwarder(
     ? setInterval(() => report("stats"), config.statsInterval * 1000)
     : undefined;
 
+  const health = setInterval(watchHealth(forwarder, () => settings), 1000);
+
   await stopped;
   operations?.stopping();
+  clearInterval(health);
   if (interval !== undefined) clearInterval(interval);
   await forwarder.stop();
   await operations?.close();
@@ -228,6 +232,47 @@ export async function runForwarder(
     fate: created ? "removed" : "left as stf up made it",
   });
   return 0;
+}
+
+/**
+ * Returns a once-a-second check that logs what the counters cannot say by themselves: packets
+ * the kernel refused (I/O errors: the IPv4 address gone, a firewall rule, no route), and our
+ * IPv4 address leaving or coming back to the host. At most one line per second per kind.
+ *
+ * @param forwarder the running forwarder
+ * @param settings the settings in force (own and bind address)
+ */
+function watchHealth(forwarder: Forwarder, settings: () => PolicySettings): () => void {
+  let lastErrors = { egress: 0, ingress: 0 };
+  let addressPresent = true;
+  return () => {
+    const counters = forwarder.counters();
+    for (const direction of ["egress", "ingress"] as const) {
+      const now = counters[direction].ioErrors;
+      const delta = now - lastErrors[direction];
+      if (delta > 0) {
+        log.warn(
+          "{count} {direction} packets refused by the kernel in the last second (I/O errors, {total} in all)",
+          { count: delta, direction, total: now },
+        );
+      }
+    }
+    lastErrors = { egress: counters.egress.ioErrors, ingress: counters.ingress.ioErrors };
+    const local = settings().bindIpv4 ?? settings().ipv4;
+    const present = ipv4AddressesOfHost().some((a) => formatIpv4(a.address) === local);
+    if (present !== addressPresent) {
+      addressPresent = present;
+      if (present) log.info("The IPv4 address {address} is back on this host", { address: local });
+      else {
+        log.warn(
+          "The IPv4 address {address} is gone from this host: sends will fail until it is back",
+          {
+            address: local,
+          },
+        );
+      }
+    }
+  };
 }
 
 function logDrop(sample: DropSample): void {
