@@ -16,7 +16,7 @@ Subcommands (run inside a lab namespace only; documentation addresses only):
       DST_MAC through an AF_PACKET socket, paced. Prints one JSON line: packets and frames
       sent, and counts per kind.
 
-  egress IFACE SEED COUNT
+  egress IFACE SEED COUNT [6rd]
       Build COUNT random, hostile IPv6 packets and write them into the TUN IFACE (an AF_PACKET
       socket: the kernel hands them to the TUN's reader, stf, without looking at them), paced.
       Prints one JSON line like ingress.
@@ -89,6 +89,13 @@ def six_to_four(ipv4, rng, host=None):
     return socket.inet_ntop(
         socket.AF_INET6, b"\x20\x02" + a + struct.pack(">HQ", subnet, iid)
     )
+
+
+def six_rd(ipv4, rng):
+    """An address of the lab's 6rd domain 2001:db8:6000::/40 (IPv4 mask length 8, RFC 5969)."""
+    low = socket.inet_aton(ipv4)[1:]
+    iid = rng.choice([1, rng.randrange(1 << 64)])
+    return socket.inet_ntop(socket.AF_INET6, b"\x20\x01\x0d\xb8\x60" + low + struct.pack(">Q", iid))
 
 
 def random4(rng):
@@ -340,9 +347,10 @@ def ingress(iface, dst_mac, seed, count, profile):
     print(json.dumps({"packets": count, "frames": frames_sent, "kinds": kinds}))
 
 
-def egress(iface, seed, count):
+def egress(iface, seed, count, sixrd=False):
     """Hostile IPv6 packets into the TUN (the kernel side), for stf's egress path."""
     rng = random.Random(seed)
+    own_rd = ["198.51.100.1", "198.51.100.255", "198.51.100.2", "198.18.0.1", "198.0.0.0"]
     s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x86DD))
     kinds = {}
     sent = 0
@@ -372,6 +380,10 @@ def egress(iface, seed, count):
             dst6, kd = rng.choice(C6), "c6"
         else:
             dst6, kd = random6(rng), "random"
+        if sixrd and rng.random() < 0.5:
+            src6, ks = six_rd(rng.choice(own_rd[:1] * 3 + own_rd), rng), "6rd"
+        if sixrd and rng.random() < 0.5:
+            dst6, kd = six_rd(rng.choice(own_rd), rng), "6rd"
         b, ku = ipv6_packet(rng, src6, dst6)
         b, kdam = damage_inner(rng, b)
         if rng.random() < 0.04:
@@ -416,6 +428,7 @@ def listen(out, proto):
             except InterruptedError:
                 continue
             f.write(struct.pack(">I", len(data)) + data)
+            f.flush()
             n += 1
         f.flush()
     sys.stderr.write("received %d\n" % n)
@@ -428,7 +441,7 @@ def main():
     elif cmd == "ingress":
         ingress(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
     elif cmd == "egress":
-        egress(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        egress(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), len(sys.argv) > 5 and sys.argv[5] == "6rd")
     else:
         raise SystemExit("unknown subcommand " + cmd)
 

@@ -10,6 +10,7 @@
 import type { CounterSnapshot, DirectionCounters } from "../../lib/dataplane/mod.ts";
 import { Netns, ROOT, vethPair } from "./_lab.ts";
 import { LabProcess } from "./_seed.ts";
+import { readPcapPackets, readRecords } from "./_reference.ts";
 
 /** The hostile traffic generator (scapy). */
 export const HOSTILE_PY = `${ROOT}tests/lab/_hostile.py`;
@@ -165,4 +166,44 @@ export function nonZero(record: Readonly<Record<string, number>>): Record<string
 /** A sorted plain object of a map. */
 export function sortedObject(m: Map<string, number>): Record<string, number> {
   return Object.fromEntries([...m.entries()].sort());
+}
+
+/**
+ * Waits (bounded) until the pcap at `path` holds at least `count` packets: tcpdump may still
+ * be draining its ring buffer when the traffic has stopped, and SIGINT would lose the rest.
+ */
+export async function waitForPcap(path: string, count: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (readPcapPackets(await Deno.readFile(path)).length >= count) return;
+    } catch { /* not written yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Waits (bounded) until the oracle's record file holds at least `count` packets. */
+export async function waitForRecords(
+  path: string,
+  count: number,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (readRecords(await Deno.readFile(path)).length >= count) return;
+    } catch { /* not written yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * Asserts from tcpdump's exit summary that the kernel dropped nothing from the capture. (Its
+ * "received by filter" is no measure here: with `-Q`, libpcap discards the other direction in
+ * user space after counting it.)
+ */
+export function assertCaptureComplete(capture: LabProcess): void {
+  const dropped = /^(\d+) packets? dropped by kernel/m.exec(capture.stderr);
+  if (dropped === null) throw new Error(`tcpdump printed no summary:\n${capture.output()}`);
+  if (dropped[1] !== "0") throw new Error(`The capture lost packets:\n${capture.output()}`);
 }

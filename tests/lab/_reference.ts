@@ -29,6 +29,12 @@ export interface ReferenceSettings {
   readonly strictBogons?: boolean;
   /** The tunnel MTU. */
   readonly mtu: number;
+  /** A 6rd domain (RFC 5969): prefix, common IPv4 bits and the IPv4 they come from. */
+  readonly sixRd?: {
+    readonly prefix: string;
+    readonly ipv4MaskLength: number;
+    readonly ipv4CommonPrefix: string;
+  };
 }
 
 /** Parses a dotted quad (the reference's own parser, strict enough for test data). */
@@ -107,6 +113,7 @@ export class Reference {
   readonly #site: ((a: bigint) => boolean)[];
   readonly #peers: ((a: number) => boolean)[] | undefined;
   readonly #relays: ((a: number) => boolean)[] | undefined;
+  readonly #sixRd: ((a: bigint) => number | undefined) | undefined;
 
   /** Compiles the settings. */
   constructor(settings: ReferenceSettings) {
@@ -116,7 +123,24 @@ export class Reference {
     this.#broadcasts = new Set(settings.broadcasts.map(ipv4Of));
     const o = this.#own4;
     const own6to4 = `2002:${Math.floor(o / 65536).toString(16)}:${(o % 65536).toString(16)}::/48`;
-    this.#site = [own6to4, ...settings.sitePrefixes].map(v6Prefix);
+    const site = [own6to4, ...settings.sitePrefixes];
+    if (settings.sixRd !== undefined) {
+      // RFC 5969 §7.1.1: the 6rd prefix, then the low 32 − k bits of the IPv4 address; the k
+      // high bits are common to the domain.
+      const { prefix, ipv4MaskLength: k, ipv4CommonPrefix } = settings.sixRd;
+      const [text, len] = prefix.split("/");
+      const plen = BigInt(len);
+      const bits = BigInt(32 - k);
+      const inPrefix = v6Prefix(prefix);
+      const high = k === 0
+        ? 0
+        : Math.floor(ipv4Of(ipv4CommonPrefix) / 2 ** (32 - k)) * 2 ** (32 - k);
+      this.#sixRd = (a) =>
+        inPrefix(a) ? high + Number((a >> (128n - plen - bits)) & ((1n << bits) - 1n)) : undefined;
+      const own = ipv6Of(text) | ((BigInt(o) & ((1n << bits) - 1n)) << (128n - plen - bits));
+      site.push(`${bigText(own)}/${plen + bits}`);
+    }
+    this.#site = site.map(v6Prefix);
     this.#peers = settings.allowPeers?.map(v4Prefix);
     this.#relays = settings.allowRelays?.map(v4Prefix);
   }
@@ -136,6 +160,11 @@ export class Reference {
   /** C6src (RFC 4213 §3.6). */
   c6src(a: bigint): boolean {
     return MULTICAST(a) || a === 1n || (COMPATIBLE(a) && a !== 0n) || MAPPED(a);
+  }
+
+  /** emb(a): the IPv4 in a 6to4 address or one of the 6rd domain; undefined for others. */
+  embedded(a: bigint): number | undefined {
+    return SIX_TO_FOUR(a) ? emb(a) : this.#sixRd?.(a);
   }
 
   /** In the site. */
@@ -177,8 +206,8 @@ export class Reference {
     if (dst4 !== this.#own4) return { reason: "outer-dst-not-own" };
     if (this.c6(src6) || this.c6src(src6)) return { reason: "inner-src-invalid" };
     if (this.c6(dst6)) return { reason: "inner-dst-invalid" };
-    const se = SIX_TO_FOUR(src6) ? emb(src6) : undefined;
-    const de = SIX_TO_FOUR(dst6) ? emb(dst6) : undefined;
+    const se = this.embedded(src6);
+    const de = this.embedded(dst6);
     if (de !== undefined && de !== dst4) return { reason: "inner-dst-mismatch" };
     if (se !== undefined && se !== src4) return { reason: "inner-src-spoofed" };
     if (se === undefined && de === undefined) return { reason: "native-to-native" };
@@ -218,8 +247,8 @@ export class Reference {
     const dst6 = big(p, 24);
     if (this.c6(src6)) return { reason: "src-invalid" };
     if (this.c6(dst6)) return { reason: "dst-invalid" };
-    const se = SIX_TO_FOUR(src6) ? emb(src6) : undefined;
-    const de = SIX_TO_FOUR(dst6) ? emb(dst6) : undefined;
+    const se = this.embedded(src6);
+    const de = this.embedded(dst6);
     if (se !== undefined && se !== this.#own4) return { reason: "src-not-own" };
     if (de !== undefined && this.#local.has(de)) return { reason: "dst-own-ipv4" };
     const relay = s.mode !== "return-path" && s.relay !== undefined ? ipv4Of(s.relay) : undefined;
@@ -244,6 +273,12 @@ function big(p: Uint8Array, offset: number): bigint {
   let x = 0n;
   for (let i = 0; i < 16; i++) x = (x << 8n) | BigInt(p[offset + i]);
   return x;
+}
+
+function bigText(a: bigint): string {
+  const words: string[] = [];
+  for (let i = 7; i >= 0; i--) words.push(((a >> BigInt(16 * i)) & 0xffffn).toString(16));
+  return words.join(":");
 }
 
 function emb(a: bigint): number {

@@ -2,7 +2,7 @@
  * Hostile egress: random IPv6 packets built by scapy (`_hostile.py egress`) written into stf0
  * from the host side through an AF_PACKET socket, so the kernel hands them to the TUN's reader
  * (stf) without checking them: truncated, wrong versions and lengths, martian and foreign
- * sources, own and martian 6to4 destinations, native ones with and without a relay, extension
+ * sources, own and martian 6to4 and 6rd destinations, native ones with and without a relay, extension
  * headers, ICMPv6, nested tunnels, and packets over the tunnel MTU (stf0's MTU is raised to
  * 1500 behind stf's back, so the `too-big` rule is the only guard).
  *
@@ -17,6 +17,7 @@ import assert from "node:assert/strict";
 import { labTest } from "./_lab.ts";
 import { StfProcess } from "./_seed.ts";
 import {
+  assertCaptureComplete,
   buildHostileLab,
   handled,
   HOSTILE,
@@ -26,6 +27,7 @@ import {
   sortedObject,
   startTcpdump,
   tally,
+  waitForPcap,
 } from "./_hostile.ts";
 import {
   ipv4Of,
@@ -40,10 +42,21 @@ interface Phase {
   readonly name: string;
   readonly count: number;
   readonly args: readonly string[];
-  readonly settings: Pick<ReferenceSettings, "mode" | "relay" | "sitePrefixes">;
+  readonly settings: Pick<ReferenceSettings, "mode" | "relay" | "sitePrefixes" | "sixRd">;
+  readonly sixRd?: boolean;
 }
 
-const PHASES: readonly Phase[] = [
+// The lab's 6rd domain: 2001:db8:6000::/40 with 8 common IPv4 bits (198/8), so own4's
+// delegated prefix is 2001:db8:6033:6401::/64 (RFC 5969 §7.1.1).
+const SIX_RD = {
+  prefix: "2001:db8:6000::/40",
+  ipv4MaskLength: 8,
+  ipv4CommonPrefix: "198.0.0.0",
+};
+
+const ONLY = Deno.env.get("STF_HOSTILE_PHASE");
+
+const ALL_PHASES: readonly Phase[] = [
   {
     name: "router",
     count: 5000,
@@ -62,17 +75,42 @@ const PHASES: readonly Phase[] = [
     args: ["--mode", "return-path"],
     settings: { mode: "return-path", sitePrefixes: [HOSTILE.sitePrefix] },
   },
+  {
+    name: "6rd",
+    count: 2000,
+    args: [
+      "--6rd-prefix",
+      SIX_RD.prefix,
+      "--6rd-ipv4-mask-len",
+      `${SIX_RD.ipv4MaskLength}`,
+      "--6rd-ipv4-common-prefix",
+      SIX_RD.ipv4CommonPrefix,
+      "--relay",
+      "192.0.2.99",
+    ],
+    settings: {
+      mode: "router",
+      relay: "192.0.2.99",
+      sitePrefixes: [HOSTILE.sitePrefix],
+      sixRd: SIX_RD,
+    },
+    sixRd: true,
+  },
 ];
+// STF_HOSTILE_PHASE=name runs one phase only (for debugging).
+const PHASES = ALL_PHASES.filter((p) => ONLY === undefined || p.name === ONLY);
 
-// `dst-ipv4-invalid` is not reachable without a 6rd domain: a 6to4 destination embedding a C4
-// address is in C6 (2002:V::/48, V in C4) and is `dst-invalid` first, and a relay in C4 is
-// refused at configuration time. The unit tests cover it with 6rd.
+// `dst-ipv4-invalid` needs the 6rd phase: a 6to4 destination embedding a C4 address is in C6
+// (2002:V::/48, V in C4) and is `dst-invalid` first, and a relay in C4 is refused at
+// configuration time; a 6rd destination embedding a C4 address (198.51.100.255, our subnet's
+// broadcast) is not in C6.
 const OUT_REASONS = [
   "malformed",
   "src-invalid",
   "dst-invalid",
   "src-not-own",
   "dst-own-ipv4",
+  "dst-ipv4-invalid",
   "native-to-native",
   "no-relay",
   "too-big",
@@ -83,7 +121,7 @@ interface LinkStats {
 }
 
 labTest(
-  "stf run accounts for 10 000 hostile IPv6 packets from the TUN exactly and sends only what the rules allow",
+  "stf run accounts for 12 000 hostile IPv6 packets from the TUN exactly and sends only what the rules allow",
   async () => {
     await using lab = await buildHostileLab();
     // Resolve the next hop first: packets queued behind ARP could be dropped by the kernel.
@@ -113,12 +151,17 @@ labTest(
           "stf0",
           `${7000 + index}`,
           `${phase.count}`,
+          ...(phase.sixRd ? ["6rd"] : []),
         ]);
         const counters = await settle(() => stf.counters(), "egress");
         const stats = await lab.site.json<LinkStats[]>`ip -s -j link show stf0`;
-        await new Promise((r) => setTimeout(r, 300));
+        await waitForPcap(tunPcap, handled(counters.egress));
+        await waitForPcap(wanPcap, counters.egress.packets);
         await tun.stop("SIGINT", 5_000);
         await wan.stop("SIGINT", 5_000);
+        // The captures themselves lost nothing.
+        assertCaptureComplete(tun);
+        assertCaptureComplete(wan);
         assert.equal(stf.status, undefined, `stf (${phase.name}) stays up:\n${stf.output()}`);
         const final = await stf.finish();
         assert.equal(stats[0].stats64.tx.dropped, 0, "the TUN queue dropped nothing");
@@ -179,6 +222,7 @@ labTest(
       }
     }
     console.log(`hostile egress totals: ${JSON.stringify(totals)}`);
+    if (ONLY !== undefined) return;
     assert.ok(totals.sent >= 10_000);
     assert.deepEqual(OUT_REASONS.filter((r) => !seen.has(r)), [], "every OUT reason was reached");
     assert.ok(seen.has("forwarded"));

@@ -23,6 +23,7 @@ import assert from "node:assert/strict";
 import { labTest } from "./_lab.ts";
 import { StfProcess } from "./_seed.ts";
 import {
+  assertCaptureComplete,
   buildHostileLab,
   handled,
   HOSTILE,
@@ -34,6 +35,8 @@ import {
   startListener,
   startTcpdump,
   tally,
+  waitForPcap,
+  waitForRecords,
 } from "./_hostile.ts";
 import {
   packetKey,
@@ -140,9 +143,11 @@ labTest(
         ]);
         const counters = await settle(() => stf.counters(), "ingress");
         const drops = await rawSocketDrops(lab.site);
+        await waitForRecords(records, handled(counters.ingress));
         await oracle.stop("SIGTERM", 5_000);
-        await new Promise((r) => setTimeout(r, 300));
+        await waitForPcap(pcap, counters.ingress.packets);
         await lanSide.stop("SIGINT", 5_000);
+        assertCaptureComplete(lanSide);
         assert.equal(stf.status, undefined, `stf (${phase.name}) stays up:\n${stf.output()}`);
         const final = await stf.finish();
 
