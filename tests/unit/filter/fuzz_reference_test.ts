@@ -3,7 +3,7 @@
  * complements `policy_property_test.ts` (packets assembled from specs, 10 000 runs per
  * direction) with mutation fuzzing: valid packets, mostly ones that would be forwarded, damaged
  * by random byte writes, bit flips, field rewrites, truncation and extension, placed at random
- * offsets in buffers with random bytes around them. Each verdict is compared with a second,
+ * offsets in buffers with random bytes around them, with and without a 6rd domain. Each verdict is compared with a second,
  * independent reference (`tests/lab/_reference.ts`, written from FILTER_RULES.md with BigInt
  * and CIDR text, no call into `lib/filter` or `lib/addr`; also the oracle of the hostile-traffic
  * lab tests). The outer header stf writes and the ICMPv6 errors it builds are checked field by
@@ -37,6 +37,8 @@ interface Config {
 }
 
 const OWN4 = "9.0.0.2";
+// A 6rd domain around own4: 8 common bits (9/8), delegated prefixes /64 (RFC 5969 §7.1.1).
+const SIX_RD = { prefix: "2001:db8:6000::/40", ipv4MaskLength: 8, ipv4CommonPrefix: "9.0.0.0" };
 const configs = new Map<string, Config>();
 
 const configArb = fc.record({
@@ -57,6 +59,7 @@ const configArb = fc.record({
   mtu: fc.constantFrom(1280, 1400, 1480),
   ttl: fc.constantFrom(1, 64, 255),
   dscp: fc.constantFrom("copy" as const, "zero" as const),
+  sixRd: fc.constantFrom(undefined, SIX_RD),
 }).map((c): Config => {
   const key = JSON.stringify(c);
   const cached = configs.get(key);
@@ -74,6 +77,7 @@ const configArb = fc.record({
     mtu: c.mtu,
     ttl: c.ttl,
     dscp: c.dscp,
+    ...(c.sixRd === undefined ? {} : { sixRd: c.sixRd }),
   };
   const reference: ReferenceSettings = {
     mode: c.mode,
@@ -86,6 +90,7 @@ const configArb = fc.record({
     ...(c.allowRelays === undefined ? {} : { allowRelays: c.allowRelays }),
     strictBogons: c.strictBogons,
     mtu: c.mtu,
+    ...(c.sixRd === undefined ? {} : { sixRd: c.sixRd }),
   };
   const config = {
     key,
@@ -159,14 +164,24 @@ interface AddressSpec {
 }
 
 const addressArb: fc.Arbitrary<AddressSpec> = fc.record({
-  kind: fc.nat(10),
+  kind: fc.nat(12),
   pool: ipv4Arb,
   bytes: fc.uint8Array({ minLength: 16, maxLength: 16 }),
   special: fc.nat(SPECIAL6.length - 1),
 });
 
-/** An IPv6 address: 6to4 of `hint` (often), 6to4 of a pool address, a special, random. */
+/**
+ * An IPv6 address: 6to4 of `hint` (often), 6to4 of a pool address, a special, a 6rd address
+ * of `hint` or of a pool address (2001:db8:60 then the IPv4's low 24 bits), random.
+ */
 function address(spec: AddressSpec, hint: number): Uint8Array {
+  if (spec.kind >= 11) {
+    const b = spec.bytes.slice();
+    b.set([0x20, 0x01, 0x0d, 0xb8, 0x60]);
+    const a = spec.kind === 11 ? hint : spec.pool;
+    b.set([(a >>> 16) & 255, (a >>> 8) & 255, a & 255], 5);
+    return b;
+  }
   if (spec.kind >= 10) return spec.bytes.slice();
   if (spec.kind >= 7) return SPECIAL6[spec.special].slice();
   const b = spec.bytes.slice();
@@ -455,6 +470,7 @@ Deno.test("egress() and encapsulate() agree with the reference and RFC 4213 on 3
       "dst-invalid",
       "src-not-own",
       "dst-own-ipv4",
+      "dst-ipv4-invalid",
       "native-to-native",
       "no-relay",
       "too-big",
