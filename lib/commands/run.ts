@@ -27,6 +27,7 @@ import {
   ipv4AddressesOfHost,
   loadedKernelTunnelModules,
   openRawLink,
+  openSendLink,
   planInterface,
   readInterfaceState,
   userIdOf,
@@ -109,6 +110,7 @@ export async function runForwarder(
     });
   }
   using link = openRawLink({ nonBlocking: true });
+  using sender = openSendLink({ nonBlocking: true });
   using icmp = openIcmpSocket();
   const { tun, created, changes } = prepareInterface(plan);
   using _tun = tun;
@@ -124,7 +126,7 @@ export async function runForwarder(
   let wake: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (wake = resolve));
   const forwarder: Forwarder = await startThreadedForwarder(
-    { tunFd: tun.fd, tunName: tun.name, linkFd: link.fd, icmpFd: icmp.fd },
+    { tunFd: tun.fd, tunName: tun.name, linkFd: link.fd, sendFd: sender.fd, icmpFd: icmp.fd },
     {
       settings,
       icmpSource: interfaceAddressOf(plan),

@@ -79,8 +79,13 @@ export interface FdDevices {
   readonly tunFd: number;
   /** The interface name. */
   readonly tunName: string;
-  /** The protocol-41 raw socket fd. */
+  /** The protocol-41 raw socket fd (receives; sends too when there is no `sendFd`). */
   readonly linkFd: number;
+  /**
+   * A send-only raw socket (`IPPROTO_RAW` with `IP_RECVERR`), so that a full transmit queue
+   * is reported (ENOBUFS) and counted, without ICMP errors queued on the receiving socket.
+   */
+  readonly sendFd?: number;
   /** An ICMPv4 raw socket fd for path MTU, or -1. */
   readonly icmpFd: number;
 }
@@ -122,7 +127,10 @@ export async function startThreadedForwarder(
   compilePolicy(options.settings); // Validate here: a bad policy never reaches a Worker.
   const tuning: DataplaneTuning = { ...DEFAULT_TUNING, ...options.tuning };
   const { vnetHeader, offloads } = configureTunOffload(devices.tunFd, tuning.offload);
-  if (tuning.batch > 1 || vnetHeader) setLinkBuffers(devices.linkFd, LINK_BUFFER_BYTES);
+  if (tuning.batch > 1 || vnetHeader) {
+    setLinkBuffers(devices.linkFd, LINK_BUFFER_BYTES);
+    if (devices.sendFd !== undefined) setLinkBuffers(devices.sendFd, LINK_BUFFER_BYTES);
+  }
   const counters = new Counters();
   const control = new SharedArrayBuffer(8);
   const flags = new Int32Array(control);

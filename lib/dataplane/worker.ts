@@ -33,6 +33,8 @@ export interface WorkerStart {
   readonly tunName: string;
   /** The protocol-41 raw socket fd (non-blocking). */
   readonly linkFd: number;
+  /** The send-only raw socket fd, when there is one (egress sends on it). */
+  readonly sendFd?: number;
   /** An ICMPv4 raw socket fd for path MTU (egress only), or -1. */
   readonly icmpFd: number;
   /** The policy settings, compiled in the Worker. */
@@ -99,7 +101,10 @@ async function run(start: WorkerStart): Promise<void> {
   const counters = new Counters(start.counters);
   const control = new Int32Array(start.control);
   const tun = new FdTunDevice(lib, start.tunFd, start.tunName);
-  const link = new FdLink(lib, start.linkFd);
+  const link = new FdLink(
+    lib,
+    start.direction === "egress" ? start.sendFd ?? start.linkFd : start.linkFd,
+  );
   const icmp = start.icmpFd >= 0 ? new FdLink(lib, start.icmpFd) : undefined;
   const onDrop = start.sampleDrops ? sampler(start.direction) : undefined;
 

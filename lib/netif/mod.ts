@@ -55,7 +55,7 @@ export {
   stateToJson,
   validateInterfaceName,
 } from "./plan.ts";
-export { openRawLink, type RawLinkOptions, SocketHandle } from "./raw_link.ts";
+export { openRawLink, openSendLink, type RawLinkOptions, SocketHandle } from "./raw_link.ts";
 export {
   addIpv6Route,
   deleteIpv6Route,

@@ -100,3 +100,44 @@ export function openRawLink(options: RawLinkOptions = {}): SocketHandle {
     throw e;
   }
 }
+
+/** `IPPROTO_RAW`: a raw socket that only sends, any protocol, header included. */
+const IPPROTO_RAW = 255;
+/** `IP_RECVERR`: report local send errors (ENOBUFS from a full queue) instead of hiding them. */
+const IP_RECVERR = 11;
+
+/**
+ * Opens the send-only raw socket of the egress path: `IPPROTO_RAW` (header included, and it
+ * receives nothing, so it costs no copy of incoming protocol 41) with `IP_RECVERR`, without
+ * which Linux hides ENOBUFS from a full transmit queue on raw sends and the packet would count
+ * as forwarded.
+ *
+ * @param options buffer sizes and blocking mode
+ * @throws {SyscallError} EPERM without root or CAP_NET_RAW
+ */
+export function openSendLink(options: RawLinkOptions = {}): SocketHandle {
+  const { socket, close } = openLibc().symbols;
+  const type = SOCK_RAW | SOCK_CLOEXEC | (options.nonBlocking ? SOCK_NONBLOCK : 0);
+  const fd = check(
+    socket(AF_INET, type, IPPROTO_RAW),
+    "socket(AF_INET, SOCK_RAW, IPPROTO_RAW)",
+    "open the sending raw socket",
+    { hints: { EPERM: "needs root or CAP_NET_RAW", EACCES: "needs root or CAP_NET_RAW" } },
+  );
+  try {
+    setIntOption(fd, IPPROTO_IP, IP_RECVERR, 1, "set IP_RECVERR on the sending socket");
+    if (options.sendBufferBytes !== undefined) {
+      setIntOption(
+        fd,
+        SOL_SOCKET,
+        SO_SNDBUFFORCE,
+        options.sendBufferBytes,
+        `set the send buffer to ${options.sendBufferBytes} bytes`,
+      );
+    }
+    return new SocketHandle(fd);
+  } catch (e) {
+    close(fd);
+    throw e;
+  }
+}

@@ -141,10 +141,16 @@ labTest(
       );
       assert.ok(dropped > 100, "the queue overflowed");
       assert.equal(a.status, undefined, "no crash");
-      // Fails while the protocol-41 socket lacks IP_RECVERR: without it the kernel hides
-      // ENOBUFS from raw sends (raw_send_hdrinc) and stf counts the drops as forwarded.
+      // Without IP_RECVERR the kernel hides ENOBUFS from raw sends (raw_send_hdrinc) and the
+      // drops would count as forwarded: stf sends on an IPPROTO_RAW socket with IP_RECVERR.
       assert.ok(forwarded <= sent, `forwarded ${forwarded} > left the host ${sent}`);
-      assert.ok(errors >= dropped * 0.99, `send errors ${errors} < dropped ${dropped}`);
+      // A sendmmsg that stops at a dropped packet returns the packets sent before it and loses
+      // its error (sendmmsg(2)); stf sends that packet again in the next call. When the retry
+      // passes, the packet counts once as forwarded while the qdisc counted the first attempt
+      // as a drop; when it fails again, one send error stands for two qdisc drops. So the
+      // errors are at most the drops, and most of them.
+      assert.ok(errors <= dropped, `send errors ${errors} > dropped ${dropped}`);
+      assert.ok(errors >= dropped * 0.9, `send errors ${errors} < 90% of dropped ${dropped}`);
     } finally {
       await stopAll(a, b);
     }
