@@ -8,6 +8,7 @@ import {
   startInProcessForwarder,
 } from "../../../lib/dataplane/mod.ts";
 import { internetChecksum } from "../../../lib/packet/checksum.ts";
+import { configureTunOffload, tunFlagsForRun } from "../../../lib/netif/offload.ts";
 
 function settings(ipv4: string): PolicySettings {
   return {
@@ -200,3 +201,16 @@ for (const batch of [1, 3, 64]) {
     });
   }
 }
+
+Deno.test("tunFlagsForRun() adds IFF_VNET_HDR for offloads and removes it without, keeping the rest", () => {
+  const TUN = 0x0001, NO_PI = 0x1000, VNET = 0x4000, PERSIST = 0x0800;
+  assert.equal(tunFlagsForRun(undefined, true), TUN | NO_PI | VNET);
+  assert.equal(tunFlagsForRun(undefined, false), TUN | NO_PI);
+  assert.equal(tunFlagsForRun(TUN | NO_PI | PERSIST, true), TUN | NO_PI | PERSIST | VNET);
+  assert.equal(tunFlagsForRun(TUN | NO_PI | VNET, false), TUN | NO_PI);
+});
+
+Deno.test("configureTunOffload() leaves an fd that is not a TUN device alone", () => {
+  // fd 0 (stdin) is never a TUN device: TUNGETIFF fails, nothing is applied.
+  assert.deepEqual(configureTunOffload(0, true), { vnetHeader: false, offloads: 0 });
+});
