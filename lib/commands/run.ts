@@ -33,6 +33,7 @@ import {
   userIdOf,
 } from "../netif/mod.ts";
 import { openIcmpSocket, setNonBlocking } from "../netif/icmp_socket.ts";
+import { tunFlagsForRun } from "../netif/offload.ts";
 import { dropPrivileges } from "../netif/privileges.ts";
 import {
   interfaceAddressOf,
@@ -71,11 +72,13 @@ const log = getLogger(["stf", "run"]);
  * @returns the open TUN, whether this process created it, and what was changed
  * @throws {OperationError} when an interface of that name exists that stf did not make
  */
-function prepareInterface(plan: InterfacePlan) {
+function prepareInterface(plan: InterfacePlan, offload: boolean) {
   const before = readInterfaceState(plan.name);
   if (before !== undefined) assertMadeByStf(before, "attach to");
   const tun = createOrAttachTun(plan.name, {
-    flags: before?.tunFlags,
+    // IFF_VNET_HDR when offloads are on: the kernel then hands us TCP/UDP super-packets and
+    // takes coalesced ones (attaching may change it on a single-queue TUN made by stf up).
+    flags: tunFlagsForRun(before?.tunFlags, offload),
     purpose: before === undefined ? "create" : "attach to",
   });
   try {
@@ -112,7 +115,7 @@ export async function runForwarder(
   using link = openRawLink({ nonBlocking: true });
   using sender = openSendLink({ nonBlocking: true });
   using icmp = openIcmpSocket();
-  const { tun, created, changes } = prepareInterface(plan);
+  const { tun, created, changes } = prepareInterface(plan, tuning.offload ?? true);
   using _tun = tun;
   setNonBlocking(tun.fd, `TUN device "${tun.name}"`);
   log.info("Interface {name}: {action}", {
