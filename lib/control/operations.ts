@@ -100,10 +100,18 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
 
   const metrics: MetricsServer | undefined = options.metrics == null
     ? undefined
-    : serveMetrics(options.metrics, () => ({
-      snapshot: options.counters(),
-      info: { version: VERSION, ...facts, up: healthy() },
-    }));
+    : serveMetrics(options.metrics, () => {
+      const snapshot = options.counters();
+      return {
+        snapshot,
+        info: {
+          version: VERSION,
+          ...facts,
+          up: healthy(),
+          pathMtuEntries: snapshot.egress.pathMtuEntries,
+        },
+      };
+    });
 
   let control: ControlServer | undefined;
   const controlPath = options.controlSocket === undefined

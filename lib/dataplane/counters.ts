@@ -23,8 +23,10 @@ export const SLOT_IO_ERRORS = REASON_COUNT + 1;
 export const SLOT_ICMP_SENT = REASON_COUNT + 2;
 /** Slot of ICMPv4 "fragmentation needed" about our packets (egress only). */
 export const SLOT_PMTU_UPDATES = REASON_COUNT + 3;
+/** Slot of the peers with a remembered path MTU (a gauge, egress only). */
+export const SLOT_PMTU_ENTRIES = REASON_COUNT + 4;
 /** Slots per direction. */
-export const SLOTS = REASON_COUNT + 4;
+export const SLOTS = REASON_COUNT + 5;
 
 /** A plain snapshot of one direction's counters. */
 export interface DirectionCounters {
@@ -40,6 +42,8 @@ export interface DirectionCounters {
   readonly icmpSent: number;
   /** ICMPv4 "fragmentation needed" messages that lowered a path MTU. */
   readonly pathMtuUpdates: number;
+  /** Peers with a remembered path MTU (egress; 0 for ingress). */
+  readonly pathMtuEntries: number;
 }
 
 /** A plain snapshot of all counters. */
@@ -86,6 +90,7 @@ export class Counters {
       ioErrors: this.values[base + SLOT_IO_ERRORS],
       icmpSent: this.values[base + SLOT_ICMP_SENT],
       pathMtuUpdates: this.values[base + SLOT_PMTU_UPDATES],
+      pathMtuEntries: this.values[base + SLOT_PMTU_ENTRIES],
     };
   }
 }

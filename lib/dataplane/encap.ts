@@ -58,6 +58,7 @@ import {
   SLOT_BYTES,
   SLOT_ICMP_SENT,
   SLOT_IO_ERRORS,
+  SLOT_PMTU_ENTRIES,
   SLOT_PMTU_UPDATES,
 } from "./counters.ts";
 import { RateLimiter } from "./rate_limit.ts";
@@ -404,9 +405,11 @@ export class EgressPath {
       if (n <= 0) break;
       handled++;
       const f = this.#fragNeeded;
-      if (parseFragmentationNeeded(this.#icmpIn, 0, n, this.#policy.rules.own4, f)) {
+      // The quoted packet is ours as we sent it: its source is the bind address behind a NAT.
+      if (parseFragmentationNeeded(this.#icmpIn, 0, n, this.#policy.rules.bind4, f)) {
         this.#pathMtu.update(f.peer, f.mtu, performance.now());
         this.#values[SLOT_PMTU_UPDATES]++;
+        this.#values[SLOT_PMTU_ENTRIES] = this.#pathMtu.size;
       }
     }
     return handled;

@@ -333,5 +333,6 @@ labTest(
     const counters = await lab.stf.site!.finish();
     assert.ok(counters.egress.dropped["too-big"] >= 1, JSON.stringify(counters.egress));
     assert.ok(counters.egress.icmpSent >= 1, JSON.stringify(counters.egress));
+    assert.equal(counters.egress.pathMtuEntries, 1, "one peer (the relay) with a path MTU");
   },
 );
