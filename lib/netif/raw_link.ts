@@ -59,40 +59,35 @@ function setIntOption(fd: number, level: number, option: number, value: number, 
   check(openLibc().symbols.setsockopt(fd, level, option, bytes, 4), "setsockopt", what);
 }
 
-/**
- * Opens the protocol-41 raw socket with `IP_HDRINCL` set.
- *
- * @param options buffer sizes and blocking mode
- * @throws {SyscallError} EPERM without root or CAP_NET_RAW
- */
-export function openRawLink(options: RawLinkOptions = {}): SocketHandle {
+/** `IPPROTO_RAW`: a raw socket that only sends, any protocol, header included. */
+const IPPROTO_RAW = 255;
+/** `IP_RECVERR`: report local send errors (ENOBUFS from a full queue) instead of hiding them. */
+const IP_RECVERR = 11;
+
+/** Opens a raw IPv4 socket, sets one option and the buffer sizes; closes it on failure. */
+function openRawSocket(
+  protocol: number,
+  option: { readonly name: number; readonly what: string },
+  options: RawLinkOptions,
+  what: string,
+): SocketHandle {
   const { socket, close } = openLibc().symbols;
   const type = SOCK_RAW | SOCK_CLOEXEC | (options.nonBlocking ? SOCK_NONBLOCK : 0);
   const fd = check(
-    socket(AF_INET, type, IPPROTO_IPV6),
-    "socket(AF_INET, SOCK_RAW, 41)",
-    "open the protocol-41 raw socket",
+    socket(AF_INET, type, protocol),
+    `socket(AF_INET, SOCK_RAW, ${protocol})`,
+    `open the ${what}`,
     { hints: { EPERM: "needs root or CAP_NET_RAW", EACCES: "needs root or CAP_NET_RAW" } },
   );
   try {
-    setIntOption(fd, IPPROTO_IP, IP_HDRINCL, 1, "set IP_HDRINCL on the protocol-41 socket");
-    if (options.sendBufferBytes !== undefined) {
-      setIntOption(
-        fd,
-        SOL_SOCKET,
-        SO_SNDBUFFORCE,
-        options.sendBufferBytes,
-        `set the send buffer to ${options.sendBufferBytes} bytes`,
-      );
-    }
-    if (options.receiveBufferBytes !== undefined) {
-      setIntOption(
-        fd,
-        SOL_SOCKET,
-        SO_RCVBUFFORCE,
-        options.receiveBufferBytes,
-        `set the receive buffer to ${options.receiveBufferBytes} bytes`,
-      );
+    setIntOption(fd, IPPROTO_IP, option.name, 1, `set ${option.what} on the ${what}`);
+    const buffers = [
+      [SO_SNDBUFFORCE, options.sendBufferBytes, "send"],
+      [SO_RCVBUFFORCE, options.receiveBufferBytes, "receive"],
+    ] as const;
+    for (const [name, bytes, which] of buffers) {
+      if (bytes === undefined) continue;
+      setIntOption(fd, SOL_SOCKET, name, bytes, `set the ${which} buffer to ${bytes} bytes`);
     }
     return new SocketHandle(fd);
   } catch (e) {
@@ -101,10 +96,20 @@ export function openRawLink(options: RawLinkOptions = {}): SocketHandle {
   }
 }
 
-/** `IPPROTO_RAW`: a raw socket that only sends, any protocol, header included. */
-const IPPROTO_RAW = 255;
-/** `IP_RECVERR`: report local send errors (ENOBUFS from a full queue) instead of hiding them. */
-const IP_RECVERR = 11;
+/**
+ * Opens the protocol-41 raw socket with `IP_HDRINCL` set.
+ *
+ * @param options buffer sizes and blocking mode
+ * @throws {SyscallError} EPERM without root or CAP_NET_RAW
+ */
+export function openRawLink(options: RawLinkOptions = {}): SocketHandle {
+  return openRawSocket(
+    IPPROTO_IPV6,
+    { name: IP_HDRINCL, what: "IP_HDRINCL" },
+    options,
+    "protocol-41 raw socket",
+  );
+}
 
 /**
  * Opens the send-only raw socket of the egress path: `IPPROTO_RAW` (header included, and it
@@ -116,28 +121,10 @@ const IP_RECVERR = 11;
  * @throws {SyscallError} EPERM without root or CAP_NET_RAW
  */
 export function openSendLink(options: RawLinkOptions = {}): SocketHandle {
-  const { socket, close } = openLibc().symbols;
-  const type = SOCK_RAW | SOCK_CLOEXEC | (options.nonBlocking ? SOCK_NONBLOCK : 0);
-  const fd = check(
-    socket(AF_INET, type, IPPROTO_RAW),
-    "socket(AF_INET, SOCK_RAW, IPPROTO_RAW)",
-    "open the sending raw socket",
-    { hints: { EPERM: "needs root or CAP_NET_RAW", EACCES: "needs root or CAP_NET_RAW" } },
+  return openRawSocket(
+    IPPROTO_RAW,
+    { name: IP_RECVERR, what: "IP_RECVERR" },
+    options,
+    "sending raw socket",
   );
-  try {
-    setIntOption(fd, IPPROTO_IP, IP_RECVERR, 1, "set IP_RECVERR on the sending socket");
-    if (options.sendBufferBytes !== undefined) {
-      setIntOption(
-        fd,
-        SOL_SOCKET,
-        SO_SNDBUFFORCE,
-        options.sendBufferBytes,
-        `set the send buffer to ${options.sendBufferBytes} bytes`,
-      );
-    }
-    return new SocketHandle(fd);
-  } catch (e) {
-    close(fd);
-    throw e;
-  }
 }
