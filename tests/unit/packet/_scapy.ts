@@ -65,3 +65,40 @@ export async function runScapy(body: string, packets: Uint8Array[]): Promise<unk
   }
   return JSON.parse(new TextDecoder().decode(out.stdout));
 }
+
+/** Hex text of bytes. */
+export const hex = (b: Uint8Array): string =>
+  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+
+/** Bytes of hex text. */
+export const unhex = (s: string): Uint8Array =>
+  Uint8Array.from(s.match(/../g) ?? [], (x) => parseInt(x, 16));
+
+/**
+ * Runs a Python body with scapy's IPv6, TCP, UDP and raw imported and `args` (the given value,
+ * as JSON on stdin) bound; the body prints JSON, which is returned parsed.
+ *
+ * @param body the Python statements
+ * @param args the value bound to `args`
+ */
+export async function scapyJson(body: string, args: unknown): Promise<unknown> {
+  const script = [
+    "import sys, json, logging, random",
+    "logging.getLogger('scapy.runtime').setLevel(logging.ERROR)",
+    "from scapy.all import IPv6, TCP, UDP, raw",
+    "args = json.loads(sys.stdin.read())",
+    body,
+  ].join("\n");
+  const child = new Deno.Command("/usr/bin/python3", {
+    args: ["-c", script],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(JSON.stringify(args)));
+  await writer.close();
+  const out = await child.output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}

@@ -1,31 +1,8 @@
 import assert from "node:assert/strict";
 import { TcpCoalescer } from "../../../lib/packet/gro.ts";
-import { skipWithoutScapy } from "./_scapy.ts";
+import { hex, scapyJson, skipWithoutScapy, unhex } from "./_scapy.ts";
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-const unhex = (s: string) => Uint8Array.from(s.match(/../g) ?? [], (x) => parseInt(x, 16));
-
-async function python(body: string, args: unknown): Promise<unknown> {
-  const script = [
-    "import sys, json, logging, random",
-    "logging.getLogger('scapy.runtime').setLevel(logging.ERROR)",
-    "from scapy.all import IPv6, TCP, UDP, raw",
-    "args = json.loads(sys.stdin.read())",
-    body,
-  ].join("\n");
-  const child = new Deno.Command("/usr/bin/python3", {
-    args: ["-c", script],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(JSON.stringify(args)));
-  await writer.close();
-  const out = await child.output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  return JSON.parse(new TextDecoder().decode(out.stdout));
-}
+const python = scapyJson;
 
 /**
  * scapy builds a flow's segments (correct checksums) from `specs` ([flow, seq offset, length,

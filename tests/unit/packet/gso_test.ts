@@ -10,33 +10,9 @@ import {
   VirtioNetHeader,
   writeVirtioNetHeader,
 } from "../../../lib/packet/gso.ts";
-import { skipWithoutScapy } from "./_scapy.ts";
+import { hex, scapyJson, skipWithoutScapy, unhex } from "./_scapy.ts";
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-const unhex = (s: string) => Uint8Array.from(s.match(/../g) ?? [], (x) => parseInt(x, 16));
-
-/** Runs a Python body with `args` (parsed JSON) and scapy imported; it prints JSON. */
-async function python(body: string, args: unknown): Promise<unknown> {
-  const script = [
-    "import sys, json, logging",
-    "logging.getLogger('scapy.runtime').setLevel(logging.ERROR)",
-    "from scapy.all import IPv6, TCP, UDP, raw",
-    "args = json.loads(sys.stdin.read())",
-    body,
-  ].join("\n");
-  const child = new Deno.Command("/usr/bin/python3", {
-    args: ["-c", script],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(JSON.stringify(args)));
-  await writer.close();
-  const out = await child.output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  return JSON.parse(new TextDecoder().decode(out.stdout));
-}
+const python = scapyJson;
 
 /**
  * scapy builds a super-packet (one IPv6 packet with the whole payload) and, independently,
