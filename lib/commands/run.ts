@@ -163,9 +163,24 @@ export async function runForwarder(
             `restart stf`,
         );
       }
+      const address = interfaceAddressOf(plan);
+      if (interfaceAddressOf(nextPlan) !== address) {
+        throw new RangeError(
+          `Cannot change the address of "${plan.name}" from ${address} to ` +
+            `${interfaceAddressOf(nextPlan)} on reload: restart stf`,
+        );
+      }
       const nextSettings = policySettingsOf(next, nextPlan, ipv4AddressesOfHost());
-      forwarder.reload(nextSettings);
+      forwarder.reload(nextSettings); // validates first: throws and changes nothing when bad
       settings = nextSettings;
+      // Then the interface follows the file too (MTU, address, routes), never torn down.
+      const reconciled = applyInterfacePlan(nextPlan, { tun });
+      if (reconciled.changes.length > 0) {
+        log.info("Interface {name} reconciled: {changes}", {
+          name: plan.name,
+          changes: reconciled.changes.map((c) => c.description).join("; "),
+        });
+      }
       operations?.reloaded(facts(settings));
       log.info("Configuration reloaded: mode {mode}, relay {relay}", {
         mode: settings.mode,

@@ -144,10 +144,17 @@ labTest(
             return new Promise((res) => setTimeout(() => res(pattern.test(r.log())), 400));
           });
         };
-        await Deno.writeTextFile(file, "ipv4: 198.51.100.10\nmode: return-path\n");
+        await Deno.writeTextFile(
+          file,
+          "ipv4: 198.51.100.10\nmode: return-path\ninterface:\n  mtu: 1400\n",
+        );
         await reloadUntil(/Configuration reloaded: mode return-path/);
+        const link = await ns.json<{ mtu: number }[]>`ip -j link show stf0`;
+        assert.equal(link[0].mtu, 1400, "the interface follows the file's MTU");
+        await Deno.writeTextFile(file, "ipv4: 198.51.100.10\ninterface:\n  subnet: 9\n");
+        await reloadUntil(/Cannot change the address of "stf0"/);
         await Deno.writeTextFile(file, "ipv4: 198.51.100.10\nmode: sideways\n");
-        await reloadUntil(/Configuration not reloaded/);
+        await reloadUntil(/Configuration not reloaded.*sideways/);
         assert.ok(await hasStf0(ns), "the interface is never torn down by a reload");
       } finally {
         out = await stopAndWait(r);
