@@ -58,11 +58,16 @@ async function stopAndWait(r: Running, signal: Deno.Signal = "SIGTERM") {
 
 async function site(): Promise<Netns> {
   const ns = await Netns.create("stfrun");
-  await ns.run`ip link add wan0 type veth peer name wan1`;
-  await ns.run`ip link set wan1 up`;
-  await ns.run`ip link set wan0 up`;
-  await ns.run`ip addr add 198.51.100.10/24 dev wan0`;
-  return ns;
+  try {
+    await ns.run`ip link add wan0 type veth peer name wan1`;
+    await ns.run`ip link set wan1 up`;
+    await ns.run`ip link set wan0 up`;
+    await ns.run`ip addr add 198.51.100.10/24 dev wan0`;
+    return ns;
+  } catch (e) {
+    await ns[Symbol.asyncDispose](); // removed even when the set-up fails
+    throw e;
+  }
 }
 
 labTest(
