@@ -7,6 +7,42 @@
  * @module
  */
 
+/**
+ * The drop reasons of FILTER_RULES.md's OUT table, in table order, copied from it (not from
+ * lib/filter): the names every test checks the product against. `malformed` (a packet that is
+ * not IPv6) comes first, as the data plane checks it first in both directions.
+ */
+export const OUT_REASONS: readonly string[] = Object.freeze([
+  "malformed",
+  "src-invalid",
+  "dst-invalid",
+  "src-not-own",
+  "dst-own-ipv4",
+  "dst-ipv4-invalid",
+  "native-to-native",
+  "no-relay",
+  "too-big",
+]);
+
+/** The drop reasons of FILTER_RULES.md's IN table, in table order, copied from it. */
+export const IN_REASONS: readonly string[] = Object.freeze([
+  "decap-disabled",
+  "malformed",
+  "outer-src-invalid",
+  "outer-dst-not-own",
+  "inner-src-invalid",
+  "inner-dst-invalid",
+  "inner-dst-mismatch",
+  "inner-src-spoofed",
+  "native-to-native",
+  "inner-dst-not-ours",
+  "inner-src-own-prefix",
+  "relay-loop",
+  "peer-not-allowed",
+  "relay-not-allowed",
+  "ecn-ce-not-ect",
+]);
+
 /** The settings the reference needs (a subset of the policy's, in plain form). */
 export interface ReferenceSettings {
   /** The mode. */

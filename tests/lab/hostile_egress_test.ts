@@ -32,6 +32,7 @@ import {
 import {
   ipv4Of,
   ipv4Text,
+  OUT_REASONS,
   packetKey,
   readPcapPackets,
   Reference,
@@ -104,17 +105,6 @@ const PHASES = ALL_PHASES.filter((p) => ONLY === undefined || p.name === ONLY);
 // (2002:V::/48, V in C4) and is `dst-invalid` first, and a relay in C4 is refused at
 // configuration time; a 6rd destination embedding a C4 address (198.51.100.255, our subnet's
 // broadcast) is not in C6.
-const OUT_REASONS = [
-  "malformed",
-  "src-invalid",
-  "dst-invalid",
-  "src-not-own",
-  "dst-own-ipv4",
-  "dst-ipv4-invalid",
-  "native-to-native",
-  "no-relay",
-  "too-big",
-];
 
 interface LinkStats {
   stats64: { tx: { dropped: number } };

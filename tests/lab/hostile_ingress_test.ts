@@ -39,6 +39,7 @@ import {
   waitForRecords,
 } from "./_hostile.ts";
 import {
+  IN_REASONS,
   packetKey,
   readPcapPackets,
   readRecords,
@@ -94,24 +95,6 @@ const PHASES: readonly Phase[] = [
       allowPeers: ["203.0.113.7"],
     },
   },
-];
-
-const IN_REASONS = [
-  "decap-disabled",
-  "malformed",
-  "outer-src-invalid",
-  "outer-dst-not-own",
-  "inner-src-invalid",
-  "inner-dst-invalid",
-  "inner-dst-mismatch",
-  "inner-src-spoofed",
-  "native-to-native",
-  "inner-dst-not-ours",
-  "inner-src-own-prefix",
-  "relay-loop",
-  "peer-not-allowed",
-  "relay-not-allowed",
-  "ecn-ce-not-ect",
 ];
 
 labTest(
