@@ -23,7 +23,7 @@ import {
   withInterfaceId,
 } from "../addr/mod.ts";
 import { OperationError, PolicyError } from "../errors.ts";
-import { ipv4AddressesOfHost } from "../netif/mod.ts";
+import { addressesOfInterface, ipv4AddressesOfHost } from "../netif/mod.ts";
 
 /** Options of `stf prefix`, as parsed from the command line. */
 export interface PrefixOptions {
@@ -120,15 +120,7 @@ export function resolveIpv4Target(target: string): Ipv4Address[] {
     // Looks like an address attempt, not an interface name.
     throw new SyntaxError(`Cannot parse "${target}" as an IPv4 address`);
   }
-  const mine = host.filter((a) => a.interface === target);
-  if (mine.length === 0) {
-    const names = [...new Set(host.map((a) => a.interface))].join(", ");
-    throw new OperationError(
-      `Cannot find an IPv4 address on interface "${target}"` +
-        (names ? `: interfaces with IPv4 are ${names}` : ""),
-    );
-  }
-  return unique(mine.map((a) => a.address));
+  return unique(addressesOfInterface(target, host).map((a) => a.address));
 }
 
 function unique(values: number[]): number[] {

@@ -36,6 +36,7 @@ export {
   writeAlias,
 } from "./marker.ts";
 export {
+  addressesOfInterface,
   type AddressWithLength,
   type Change,
   type ChangeKind,

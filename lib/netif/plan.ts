@@ -154,6 +154,28 @@ function nonGlobalError(ipv4: Ipv4Address): PolicyError {
 }
 
 /**
+ * Returns the IPv4 addresses of one interface of the host.
+ *
+ * @param name the interface name
+ * @param host the host's IPv4 addresses
+ * @throws {OperationError} when it has none, naming the interfaces that have some
+ */
+export function addressesOfInterface(
+  name: string,
+  host: readonly HostIpv4Address[],
+): HostIpv4Address[] {
+  const mine = host.filter((a) => a.interface === name);
+  if (mine.length === 0) {
+    const names = [...new Set(host.map((a) => a.interface))].join(", ");
+    throw new OperationError(
+      `Cannot find an IPv4 address on interface "${name}"` +
+        (names ? `: interfaces with IPv4 are ${names}` : ""),
+    );
+  }
+  return mine;
+}
+
+/**
  * Resolves `--ipv4` (an address, an interface name or `auto`) to this host's IPv4 address and
  * applies `own-ipv4-not-global` and `own-ipv4-not-local`.
  *
@@ -214,14 +236,7 @@ export function resolveOwnIpv4(
   if (/^[\d.]+$/.test(target) || target.includes("/")) {
     throw new SyntaxError(`Cannot parse "${target}" as an IPv4 address`);
   }
-  const mine = host.ipv4Addresses.filter((a) => a.interface === target);
-  if (mine.length === 0) {
-    const names = [...new Set(host.ipv4Addresses.map((a) => a.interface))].join(", ");
-    throw new OperationError(
-      `Cannot find an IPv4 address on interface "${target}"` +
-        (names ? `: interfaces with IPv4 are ${names}` : ""),
-    );
-  }
+  const mine = addressesOfInterface(target, host.ipv4Addresses);
   const usable = mine.filter((a) => acceptable(a.address));
   if (usable.length === 0) throw nonGlobalError(mine[0].address);
   if (usable.length > 1) {
