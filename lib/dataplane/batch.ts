@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { wasmBuffer } from "../packet/wasm_sum.ts";
 
 /** Slot sizes are rounded to this, so that a slot's start keeps payloads 4-byte aligned. */
 const SLOT_ALIGN = 64;
@@ -48,7 +49,8 @@ export class PacketBatch {
     this.slotSize = Math.ceil(slotSize / SLOT_ALIGN) * SLOT_ALIGN;
     this.extraOffset = capacity * this.slotSize;
     const size = Math.ceil((this.extraOffset + (options.extraBytes ?? 0)) / 4) * 4;
-    const buffer = new ArrayBuffer(size);
+    // WebAssembly memory, so that checksums over the slots run in SIMD (wasm_sum.ts).
+    const buffer = wasmBuffer(size);
     this.bytes = new Uint8Array(buffer);
     this.words = new Uint32Array(buffer);
     this.lengths = new Int32Array(capacity);

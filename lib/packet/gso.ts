@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { WASM_SUM_MAX_LENGTH, wasmSumOf } from "./wasm_sum.ts";
 
 /** The size of `struct virtio_net_hdr` (no `num_buffers`): TUN's default header size. */
 export const VIRTIO_NET_HDR_LENGTH = 10;
@@ -110,7 +111,8 @@ function fold(sum: number): number {
 
 /**
  * The one's-complement sum (RFC 1071) of a byte range, folded to 16 bits, in network order
- * and not complemented. The aligned middle is summed as 32-bit little-endian words (RFC 1071
+ * and not complemented. In a buffer from `wasmBuffer` (the data plane's batches) it is
+ * WebAssembly SIMD's work (`wasm_sum.ts`, about 6 × faster); elsewhere the aligned middle is summed as 32-bit little-endian words (RFC 1071
  * §2 (B): the sum does not depend on byte order), so a 64 KiB payload costs 16 Ki additions.
  *
  * @param buf the bytes
@@ -118,6 +120,10 @@ function fold(sum: number): number {
  * @param length how many
  */
 export function onesComplementSum(buf: Uint8Array, offset: number, length: number): number {
+  const wasm = wasmSumOf(buf.buffer);
+  if (wasm !== undefined && length <= WASM_SUM_MAX_LENGTH) {
+    return wasm.sum(buf.byteOffset + offset, length);
+  }
   const end = offset + length;
   const base = buf.byteOffset;
   let edge = 0;
@@ -299,17 +305,29 @@ export class Segmenter {
     const payloadStart = ipv6 + h + k * this.#gsoSize;
     const payload = Math.min(this.#gsoSize, ipv6 + this.#length - payloadStart);
     const length = h + payload;
-    if (out === src) {
+    // The payload's sum is taken while copying it (one pass over the bytes) where the
+    // buffer is WebAssembly memory; the headers are summed once they are patched.
+    let payloadSum: number;
+    const wasm = out === src ? wasmSumOf(out.buffer) : undefined;
+    if (wasm !== undefined) {
       out.copyWithin(at, ipv6, ipv6 + h);
-      out.copyWithin(at + h, payloadStart, payloadStart + payload);
+      const base = out.byteOffset;
+      payloadSum = wasm.copySum(base + at + h, base + payloadStart, payload);
     } else {
-      out.set(src.subarray(ipv6, ipv6 + h), at);
-      out.set(src.subarray(payloadStart, payloadStart + payload), at + h);
+      if (out === src) {
+        out.copyWithin(at, ipv6, ipv6 + h);
+        out.copyWithin(at + h, payloadStart, payloadStart + payload);
+      } else {
+        out.set(src.subarray(ipv6, ipv6 + h), at);
+        out.set(src.subarray(payloadStart, payloadStart + payload), at + h);
+      }
+      payloadSum = onesComplementSum(out, at + h, payload);
     }
     const upperLength = length - IPV6_HEADER;
     out[at + 4] = upperLength >> 8;
     out[at + 5] = upperLength & 0xff;
     const u = at + IPV6_HEADER;
+    let checksumAt: number;
     if (this.#tcp) {
       const seq = (this.#seq + k * this.#gsoSize) >>> 0;
       out[u + 4] = seq >>> 24;
@@ -319,12 +337,24 @@ export class Segmenter {
       // tcp_gso_segment: FIN and PSH only on the last segment, CWR only on the first.
       if (k !== this.#count - 1) out[u + 13] &= ~(TCP_FIN | TCP_PSH);
       if (k !== 0) out[u + 13] &= ~TCP_CWR;
-      writeUpperChecksum(out, at, length, u + 16);
+      checksumAt = u + 16;
     } else {
       out[u + 4] = upperLength >> 8;
       out[u + 5] = upperLength & 0xff;
-      writeUpperChecksum(out, at, length, u + 6);
+      checksumAt = u + 6;
     }
+    // The upper header's length is even (TCP: a multiple of 4, UDP: 8), so the payload's
+    // words line up with the packet's and the sums add (RFC 1071 §2 (A)).
+    out[checksumAt] = 0;
+    out[checksumAt + 1] = 0;
+    const nextHeader = this.#tcp ? NEXT_TCP : NEXT_UDP;
+    let sum = ~fold(
+      pseudoHeaderSum(out, at, upperLength, nextHeader) +
+        onesComplementSum(out, u, h - IPV6_HEADER) + payloadSum,
+    ) & 0xffff;
+    if (sum === 0 && !this.#tcp) sum = 0xffff; // RFC 8200 §8.1: a UDP zero is sent as 0xffff
+    out[checksumAt] = sum >> 8;
+    out[checksumAt + 1] = sum & 0xff;
     return length;
   }
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { internetChecksum } from "../../../lib/packet/checksum.ts";
+import { wasmBuffer, wasmSumOf } from "../../../lib/packet/wasm_sum.ts";
 import {
   completeChecksum,
   onesComplementSum,
@@ -128,13 +129,22 @@ for (const c of CASES) {
         assert.equal(hex(out.subarray(base, base + n)), r.segments[k], `segment ${k}`);
       }
     }
-    const shared = new Uint8Array(whole.length + 3000);
-    shared.set(whole, 0);
-    assert.equal(seg.prepare(shared, 0, whole.length, c.gso), r.segments.length);
-    for (let k = 0; k < seg.count; k++) {
-      const at = whole.length + 20;
-      const n = seg.write(k, shared, at);
-      assert.equal(hex(shared.subarray(at, at + n)), r.segments[k], `segment ${k} (same buffer)`);
+    // The same buffer, plain and WebAssembly memory (the payload copied and summed in SIMD).
+    for (const memory of ["plain", "wasm"]) {
+      const size = whole.length + 3000;
+      const shared = new Uint8Array(memory === "wasm" ? wasmBuffer(size) : new ArrayBuffer(size));
+      assert.equal(wasmSumOf(shared.buffer) !== undefined, memory === "wasm");
+      shared.set(whole, 0);
+      assert.equal(seg.prepare(shared, 0, whole.length, c.gso), r.segments.length);
+      for (let k = 0; k < seg.count; k++) {
+        const at = whole.length + 20;
+        const n = seg.write(k, shared, at);
+        assert.equal(
+          hex(shared.subarray(at, at + n)),
+          r.segments[k],
+          `segment ${k} (same ${memory} buffer)`,
+        );
+      }
     }
   });
 }
@@ -180,21 +190,23 @@ print(json.dumps({"full": full.hex(), "partial": bytes(partial).hex()}))
   assert.equal(completeChecksum(buf, 10, p.length, h), false);
 });
 
-Deno.test("onesComplementSum() equals the byte-wise RFC 1071 sum at every alignment", () => {
+Deno.test("onesComplementSum() equals the byte-wise RFC 1071 sum at every alignment, in plain and WebAssembly memory", () => {
   fc.assert(
     fc.property(
       fc.uint8Array({ minLength: 0, maxLength: 300 }),
       fc.nat(7),
       fc.nat(7),
       (bytes, shift, cut) => {
-        const buf = new Uint8Array(bytes.length + 16);
-        buf.set(bytes, shift);
-        const length = Math.max(0, bytes.length - cut);
-        const view = buf.subarray(1); // a view whose byteOffset is odd
-        const expected = ~internetChecksum(buf, shift, length) & 0xffff;
-        assert.equal(onesComplementSum(buf, shift, length), expected);
-        if (shift > 0) {
-          assert.equal(onesComplementSum(view, shift - 1, length), expected);
+        for (const buffer of [new ArrayBuffer(bytes.length + 16), wasmBuffer(bytes.length + 16)]) {
+          const buf = new Uint8Array(buffer, 0, bytes.length + 16);
+          buf.set(bytes, shift);
+          const length = Math.max(0, bytes.length - cut);
+          const view = buf.subarray(1); // a view whose byteOffset is odd
+          const expected = ~internetChecksum(buf, shift, length) & 0xffff;
+          assert.equal(onesComplementSum(buf, shift, length), expected);
+          if (shift > 0) {
+            assert.equal(onesComplementSum(view, shift - 1, length), expected);
+          }
         }
       },
     ),
