@@ -12,6 +12,7 @@
  * @module
  */
 import { Netns, vethPair } from "../tests/lab/_lab.ts";
+import { STF_V8_FLAGS_ARGUMENT } from "../lib/v8_flags.ts";
 
 /** IPv4 address of site A on the veth. */
 export const A_IPV4 = "198.51.100.1";
@@ -373,6 +374,7 @@ export async function startForwarder(
           Deno.execPath(),
           "run",
           "-A",
+          STF_V8_FLAGS_ARGUMENT, // as deno.json's stf task and deno compile run it
           main,
           "run",
           "--ipv4",

@@ -13,6 +13,7 @@
  * @module
  */
 import { VERSION } from "../lib/version.ts";
+import { STF_V8_FLAGS_ARGUMENT } from "../lib/v8_flags.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -21,6 +22,7 @@ export function compileArgs(output: string, target?: string): string[] {
   return [
     "compile",
     "--allow-all",
+    STF_V8_FLAGS_ARGUMENT,
     "--include",
     "lib/dataplane/worker.ts",
     ...(target === undefined ? [] : ["--target", target]),

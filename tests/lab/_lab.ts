@@ -6,6 +6,7 @@
  * @module
  */
 import $ from "dax";
+import { STF_V8_FLAGS_ARGUMENT } from "../../lib/v8_flags.ts";
 
 /** Why lab tests cannot run here, or `undefined` when they can. */
 export function labUnavailableReason(): string | undefined {
@@ -139,7 +140,7 @@ export async function vethPair(
 /** The repository root, for running `main.ts`. */
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** The argv that runs stf from source. */
+/** The argv that runs stf from source, with the V8 flags stf always runs with. */
 export function stfArgv(...args: string[]): string[] {
-  return [Deno.execPath(), "run", "-A", `${ROOT}main.ts`, ...args];
+  return [Deno.execPath(), "run", "-A", STF_V8_FLAGS_ARGUMENT, `${ROOT}main.ts`, ...args];
 }

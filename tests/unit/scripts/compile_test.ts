@@ -3,10 +3,11 @@ import { compileArgs, denortAdvice } from "../../../scripts/compile.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 
-Deno.test("compileArgs() includes the data-plane Worker, which is loaded by URL", () => {
+Deno.test("compileArgs() includes the data-plane Worker, which is loaded by URL, and stf's V8 flags", () => {
   assert.deepEqual(compileArgs("dist/stf"), [
     "compile",
     "--allow-all",
+    "--v8-flags=--max-semi-space-size=1",
     "--include",
     "lib/dataplane/worker.ts",
     "--output",
@@ -14,7 +15,7 @@ Deno.test("compileArgs() includes the data-plane Worker, which is loaded by URL"
     "main.ts",
   ]);
   assert.deepEqual(
-    compileArgs("out", "aarch64-unknown-linux-gnu").slice(4, 6),
+    compileArgs("out", "aarch64-unknown-linux-gnu").slice(5, 7),
     ["--target", "aarch64-unknown-linux-gnu"],
   );
 });
@@ -74,4 +75,14 @@ Deno.test({
       Deno.removeSync(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("deno.json's stf and install tasks run with stf's V8 flags (lib/v8_flags.ts)", async () => {
+  const { STF_V8_FLAGS_ARGUMENT } = await import("../../../lib/v8_flags.ts");
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  for (const task of ["stf", "install"]) {
+    const words = (config.tasks[task] as string).split(/\s+/);
+    assert.ok(words.includes(STF_V8_FLAGS_ARGUMENT), `task ${task}: ${config.tasks[task]}`);
+    assert.ok(words.indexOf(STF_V8_FLAGS_ARGUMENT) < words.indexOf("main.ts"), `task ${task}`);
+  }
 });
