@@ -57,6 +57,8 @@ export const STF_VARIANTS: readonly { readonly name: string; readonly flags: rea
     { name: "stf-batch1", flags: ["--batch", "1"] },
     // No TUN offloads (no TSO segmentation, no GRO): what IFF_VNET_HDR/TUNSETOFFLOAD bring.
     { name: "stf-no-offload", flags: ["--no-offload"] },
+    // Two TUN queues, a Worker pair each: what IFF_MULTI_QUEUE brings (or costs) here.
+    { name: "stf-queues2", flags: ["--queues", "2"] },
   ];
 
 const BASE_SPECS: readonly ForwarderSpec[] = [

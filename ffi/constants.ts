@@ -136,6 +136,8 @@ export const SO_RCVBUF = 8;
 export const SO_SNDBUFFORCE = 32;
 /** `SO_RCVBUFFORCE` (CAP_NET_ADMIN: beyond `rmem_max`). */
 export const SO_RCVBUFFORCE = 33;
+/** `SO_ATTACH_FILTER`: a classic BPF program (`struct sock_fprog`) that filters what arrives. */
+export const SO_ATTACH_FILTER = 26;
 /** `MSG_TRUNC`. */
 export const MSG_TRUNC = 0x20;
 /** `MSG_DONTWAIT`. */

@@ -272,6 +272,10 @@ const runCommand = command(
     noOffload: option("--no-offload", {
       description: message`Tuning: turn TUN offloads (segmentation, coalescing) off.`,
     }),
+    queues: optional(option("--queues", integer({ min: 1, max: 16, metavar: "N" }), {
+      description:
+        message`Tuning: N TUN queues (IFF_MULTI_QUEUE), a Worker pair each, flows spread over them (default 1; for hosts with more than 2 cores).`,
+    })),
   }),
   {
     brief: message`Run the forwarder in the foreground.`,
@@ -344,7 +348,11 @@ export interface ConfiguredInvocation {
   /** `--json` (`up`, `down`). */
   readonly json: boolean;
   /** Data-plane tuning flags (`run`). */
-  readonly tuning?: { readonly batch?: number; readonly offload?: boolean };
+  readonly tuning?: {
+    readonly batch?: number;
+    readonly offload?: boolean;
+    readonly queues?: number;
+  };
   /** `--control-socket` (`run`). */
   readonly controlSocket?: string;
 }
@@ -468,7 +476,13 @@ export function parseArgs(args: readonly string[], options: ParseArgsOptions = {
         dryRun: p.command === "up" ? p.dryRun : false,
         json: p.command === "up" ? p.json : false,
         ...(p.command === "run"
-          ? { tuning: prune({ batch: p.batch, offload: p.noOffload ? false : undefined }) }
+          ? {
+            tuning: prune({
+              batch: p.batch,
+              offload: p.noOffload ? false : undefined,
+              queues: p.queues,
+            }),
+          }
           : {}),
         ...(p.command === "run" && p.controlSocket !== undefined
           ? { controlSocket: p.controlSocket }

@@ -22,6 +22,7 @@ import { getLogger } from "../log.ts";
 import {
   applyInterfacePlan,
   assertMadeByStf,
+  attachQueueFilter,
   createOrAttachTun,
   type InterfacePlan,
   ipv4AddressesOfHost,
@@ -30,8 +31,10 @@ import {
   openSendLink,
   planInterface,
   readInterfaceState,
+  type TunHandle,
   userIdOf,
 } from "../netif/mod.ts";
+import { IFF_MULTI_QUEUE } from "../../ffi/mod.ts";
 import { openIcmpSocket, setNonBlocking } from "../netif/icmp_socket.ts";
 import { tunFlagsForRun } from "../netif/offload.ts";
 import { dropPrivileges } from "../netif/privileges.ts";
@@ -72,19 +75,33 @@ const log = getLogger(["stf", "run"]);
  * @returns the open TUN, whether this process created it, and what was changed
  * @throws {OperationError} when an interface of that name exists that stf did not make
  */
-function prepareInterface(plan: InterfacePlan, offload: boolean) {
+function prepareInterface(plan: InterfacePlan, offload: boolean, queues: number) {
   const before = readInterfaceState(plan.name);
   if (before !== undefined) assertMadeByStf(before, "attach to");
+  if (queues > 1 && before?.tunFlags !== undefined && (before.tunFlags & IFF_MULTI_QUEUE) === 0) {
+    throw new OperationError(
+      `Cannot attach ${queues} queues to "${plan.name}": it is a single-queue TUN device ` +
+        `(made by an older stf); remove it with \`stf down\` and let \`stf up\` or ` +
+        `\`stf run\` make it again (stf makes multi-queue devices)`,
+    );
+  }
+  const flags = tunFlagsForRun(before?.tunFlags, offload);
   const tun = createOrAttachTun(plan.name, {
     // IFF_VNET_HDR when offloads are on: the kernel then hands us TCP/UDP super-packets and
     // takes coalesced ones (attaching may change it on a single-queue TUN made by stf up).
-    flags: tunFlagsForRun(before?.tunFlags, offload),
+    flags,
     purpose: before === undefined ? "create" : "attach to",
   });
+  const more: TunHandle[] = [];
   try {
+    // Further queues of the same device: the kernel spreads flows over the attached fds.
+    for (let q = 1; q < queues; q++) {
+      more.push(createOrAttachTun(tun.name, { flags, purpose: `attach queue ${q} to` }));
+    }
     const result = applyInterfacePlan(plan, { tun });
-    return { tun, created: before === undefined, changes: result.changes };
+    return { tun, more, created: before === undefined, changes: result.changes };
   } catch (e) {
+    for (const t of more) t.close();
     tun.close();
     throw e;
   }
@@ -112,16 +129,34 @@ export async function runForwarder(
       module,
     });
   }
-  using link = openRawLink({ nonBlocking: true });
-  using sender = openSendLink({ nonBlocking: true });
-  using icmp = openIcmpSocket();
-  const { tun, created, changes } = prepareInterface(plan, tuning.offload ?? true);
+  const queues = Math.max(1, Math.floor(tuning.queues ?? 1));
+  // Per queue: a receiving protocol-41 socket (with its share of the packets when there are
+  // several), a sending socket, an ICMPv4 socket (each egress Worker keeps its own path MTU
+  // table) and a TUN queue.
+  using sockets = new DisposableStack();
+  const links = Array.from({ length: queues }, (_, q) => {
+    const link = sockets.use(openRawLink({ nonBlocking: true }));
+    if (queues > 1) attachQueueFilter(link, q, queues);
+    return {
+      link,
+      sender: sockets.use(openSendLink({ nonBlocking: true })),
+      icmp: sockets.use(openIcmpSocket()),
+    };
+  });
+  const { tun, more, created, changes } = prepareInterface(
+    plan,
+    tuning.offload ?? true,
+    queues,
+  );
   using _tun = tun;
-  setNonBlocking(tun.fd, `TUN device "${tun.name}"`);
+  using _more = new DisposableStack();
+  for (const t of more) _more.use(t);
+  for (const t of [tun, ...more]) setNonBlocking(t.fd, `TUN device "${tun.name}"`);
   log.info("Interface {name}: {action}", {
     name: plan.name,
     action: created ? "created for this run" : "attached (made by stf up)",
     changes: changes.map((c) => c.kind),
+    queues,
   });
 
   let fatal: string | undefined;
@@ -129,7 +164,19 @@ export async function runForwarder(
   let wake: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (wake = resolve));
   const forwarder: Forwarder = await startThreadedForwarder(
-    { tunFd: tun.fd, tunName: tun.name, linkFd: link.fd, sendFd: sender.fd, icmpFd: icmp.fd },
+    {
+      tunName: tun.name,
+      tunFd: tun.fd,
+      linkFd: links[0].link.fd,
+      sendFd: links[0].sender.fd,
+      icmpFd: links[0].icmp.fd,
+      moreQueues: more.map((t, i) => ({
+        tunFd: t.fd,
+        linkFd: links[i + 1].link.fd,
+        sendFd: links[i + 1].sender.fd,
+        icmpFd: links[i + 1].icmp.fd,
+      })),
+    },
     {
       settings,
       icmpSource: interfaceAddressOf(plan),
@@ -197,6 +244,7 @@ export async function runForwarder(
       name: plan.name,
       facts: facts(settings),
       counters: () => forwarder.counters(),
+      queueCounters: () => forwarder.queueCounters(),
       healthy: () => fatal === undefined,
       metrics: config.metrics,
       ...(control.controlSocket === undefined ? {} : { controlSocket: control.controlSocket }),

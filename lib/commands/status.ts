@@ -15,7 +15,7 @@
  * - `routes` (string[]): the prefixes routed through it (on-link and stf's routes).
  * - `controlSocket` (string): the control socket path asked.
  * - `forwarder` (object | null): `null` when no forwarder answers; else `pid`, `version`,
- *   `mode`, `ipv4`, `address`, `startedAt` (ISO 8601) and `counters` (per direction
+ *   `mode`, `ipv4`, `address`, `startedAt` (ISO 8601), `queues` and `counters` (per direction
  *   `packets`, `bytes`, `dropped` {reason: n}, `ioErrors`, `icmpSent`, `pathMtuUpdates`).
  *
  * @module
@@ -120,6 +120,10 @@ export function formatStatus(doc: StatusDocument): string {
       `  mode ${f.mode}, own IPv4 ${f.ipv4}, address ${f.address}`,
       ...formatCounters(f.counters).split("\n").map((line) => `  ${line}`),
     );
+    if ((f.queues ?? []).length > 1) {
+      const each = f.queues.map((q, i) => `${i}: ${q.egress}/${q.ingress}`).join(", ");
+      lines.push(`  ${f.queues.length} queues, packets forwarded egress/ingress: ${each}`);
+    }
   }
   return lines.join("\n");
 }

@@ -8,7 +8,7 @@
  * @module
  */
 import { formatIpv6Prefix, type Ipv4Address, type SixRdDomain, sixRdPrefix } from "../addr/mod.ts";
-import type { CounterSnapshot } from "../dataplane/counters.ts";
+import type { CounterSnapshot, QueueCounters } from "../dataplane/counters.ts";
 import { type MetricsServer, serveMetrics } from "../metrics/mod.ts";
 import { notify, startWatchdog, type Watchdog } from "../systemd/mod.ts";
 import { VERSION } from "../version.ts";
@@ -34,6 +34,8 @@ export interface OperationsOptions {
   readonly facts: ForwarderFacts;
   /** Reads the counters (the forwarder's `counters()`). */
   readonly counters: () => CounterSnapshot;
+  /** Reads the packets forwarded per queue (the forwarder's `queueCounters()`). */
+  readonly queueCounters?: () => QueueCounters[];
   /** Whether the forwarding threads are alive (watchdog pings and `stf_up`); default true. */
   readonly healthy?: () => boolean;
   /** `ADDR:PORT` of the metrics endpoint (the config's `metrics`), or null/absent for none. */
@@ -126,6 +128,7 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
         ...facts,
         startedAt,
         counters: options.counters(),
+        queues: options.queueCounters?.() ?? [],
       }));
     } catch (error) {
       warn(`stf status will not see this forwarder: ${(error as Error).message}`);

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { CounterSnapshot } from "../dataplane/counters.ts";
+import type { CounterSnapshot, QueueCounters } from "../dataplane/counters.ts";
 import { OperationError } from "../errors.ts";
 
 /** The directory of control sockets (systemd's `RuntimeDirectory=stf`). */
@@ -38,6 +38,8 @@ export interface ForwarderStatus {
   readonly startedAt: string;
   /** The counters now. */
   readonly counters: CounterSnapshot;
+  /** Packets forwarded by each queue's Workers (`--queues`; one entry otherwise). */
+  readonly queues: readonly QueueCounters[];
 }
 
 /** A listening control socket. */

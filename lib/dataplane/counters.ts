@@ -1,9 +1,11 @@
 /**
  * Counters of the data plane in a `SharedArrayBuffer`: each Worker writes only its own
- * direction, so plain stores suffice; the main thread reads them for stats, metrics and exit.
+ * direction of its own queue, so plain stores suffice; the main thread reads them for stats,
+ * metrics and exit, summing the queues.
  *
- * Layout per direction: one packet counter per reason code (code 0 = forwarded), then bytes
- * forwarded, send errors, ICMPv6 errors sent, ICMPv4 too-big messages received.
+ * Layout per queue, per direction: one packet counter per reason code (code 0 = forwarded),
+ * then bytes forwarded, send errors, ICMPv6 errors sent, ICMPv4 too-big messages received,
+ * peers with a path MTU.
  *
  * @module
  */
@@ -54,24 +56,46 @@ export interface CounterSnapshot {
   readonly ingress: DirectionCounters;
 }
 
-/** The counters of both directions over one shared buffer. */
+/** Packets forwarded by one queue's Worker pair. */
+export interface QueueCounters {
+  /** By its egress Worker. */
+  readonly egress: number;
+  /** By its ingress Worker. */
+  readonly ingress: number;
+}
+
+/** The counters of both directions of every queue over one shared buffer. */
 export class Counters {
   /** The shared memory, posted to the Workers. */
   readonly buffer: SharedArrayBuffer;
-  /** The counters, `[direction * SLOTS + slot]`. */
+  /** The number of queues (`--queues`), each with its own block. */
+  readonly queues: number;
+  /** This view's queue block: `[direction * SLOTS + slot]` (what a Worker writes). */
   readonly values: Float64Array;
+  readonly #all: Float64Array;
 
   /**
-   * Creates counters, or views existing shared ones.
+   * Creates counters for `queues` queues, or views existing shared ones.
    *
    * @param buffer shared memory from another thread's `Counters`
+   * @param options how many queues (new counters), which queue this view writes (default 0)
    */
-  constructor(buffer?: SharedArrayBuffer) {
-    this.buffer = buffer ?? new SharedArrayBuffer(2 * SLOTS * 8);
-    this.values = new Float64Array(this.buffer);
+  constructor(
+    buffer?: SharedArrayBuffer,
+    options: { readonly queues?: number; readonly queue?: number } = {},
+  ) {
+    const block = 2 * SLOTS;
+    this.buffer = buffer ?? new SharedArrayBuffer((options.queues ?? 1) * block * 8);
+    this.#all = new Float64Array(this.buffer);
+    this.queues = this.#all.length / block;
+    const queue = options.queue ?? 0;
+    if (!Number.isInteger(queue) || queue < 0 || queue >= this.queues) {
+      throw new RangeError(`Cannot view queue ${queue} of ${this.queues}`);
+    }
+    this.values = this.#all.subarray(queue * block, (queue + 1) * block);
   }
 
-  /** Returns a plain snapshot of every counter. */
+  /** Returns a plain snapshot of every counter, the queues summed. */
   snapshot(): CounterSnapshot {
     return {
       egress: this.#direction(0, EGRESS_REASONS),
@@ -79,18 +103,43 @@ export class Counters {
     };
   }
 
+  /** The packets forwarded by each queue (for `stf status`), egress and ingress. */
+  perQueue(): QueueCounters[] {
+    const out: QueueCounters[] = [];
+    for (let q = 0; q < this.queues; q++) {
+      const base = q * 2 * SLOTS;
+      out.push({ egress: this.#all[base], ingress: this.#all[base + SLOTS] });
+    }
+    return out;
+  }
+
+  #sum(direction: number, slot: number): number {
+    let sum = 0;
+    for (let q = 0; q < this.queues; q++) sum += this.#all[(2 * q + direction) * SLOTS + slot];
+    return sum;
+  }
+
+  #max(direction: number, slot: number): number {
+    let max = 0;
+    for (let q = 0; q < this.queues; q++) {
+      max = Math.max(max, this.#all[(2 * q + direction) * SLOTS + slot]);
+    }
+    return max;
+  }
+
   #direction(index: number, reasons: readonly number[]): DirectionCounters {
-    const base = index * SLOTS;
     const dropped: Record<string, number> = {};
-    for (const code of reasons) dropped[REASON_NAMES[code]] = this.values[base + code];
+    for (const code of reasons) dropped[REASON_NAMES[code]] = this.#sum(index, code);
     return {
-      packets: this.values[base],
-      bytes: this.values[base + SLOT_BYTES],
+      packets: this.#sum(index, 0),
+      bytes: this.#sum(index, SLOT_BYTES),
       dropped,
-      ioErrors: this.values[base + SLOT_IO_ERRORS],
-      icmpSent: this.values[base + SLOT_ICMP_SENT],
-      pathMtuUpdates: this.values[base + SLOT_PMTU_UPDATES],
-      pathMtuEntries: this.values[base + SLOT_PMTU_ENTRIES],
+      ioErrors: this.#sum(index, SLOT_IO_ERRORS),
+      icmpSent: this.#sum(index, SLOT_ICMP_SENT),
+      // Each queue's egress Worker reads the same ICMPv4 messages (a socket each) into its
+      // own path MTU table: the largest count is the number of messages, not the sum.
+      pathMtuUpdates: this.#max(index, SLOT_PMTU_UPDATES),
+      pathMtuEntries: this.#max(index, SLOT_PMTU_ENTRIES),
     };
   }
 }

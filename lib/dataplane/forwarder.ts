@@ -10,7 +10,7 @@
 import { compilePolicy, type PolicySettings } from "../filter/mod.ts";
 import { configureTunOffload } from "../netif/offload.ts";
 import { openLibc, SO_RCVBUFFORCE, SO_SNDBUFFORCE, SOL_SOCKET } from "../../ffi/mod.ts";
-import { Counters, type CounterSnapshot, type Direction } from "./counters.ts";
+import { Counters, type CounterSnapshot, type Direction, type QueueCounters } from "./counters.ts";
 import { IngressPath } from "./decap.ts";
 import { EgressPath } from "./encap.ts";
 import type { IcmpSource, Link, TunDevice } from "./types.ts";
@@ -45,6 +45,11 @@ export interface DataplaneTuning {
    * read and written).
    */
   readonly offload: boolean;
+  /**
+   * TUN queues (`IFF_MULTI_QUEUE`), each with its own Worker pair; the caller opens the fds
+   * (`FdDevices.moreQueues`). 1: one queue.
+   */
+  readonly queues: number;
 }
 
 /**
@@ -71,14 +76,16 @@ export function setLinkBuffers(fd: number, bytes: number): boolean {
 }
 
 /** The tuning used when none is given. */
-export const DEFAULT_TUNING: DataplaneTuning = Object.freeze({ batch: 64, offload: true });
+export const DEFAULT_TUNING: DataplaneTuning = Object.freeze({
+  batch: 64,
+  offload: true,
+  queues: 1,
+});
 
-/** Devices as file descriptors, for the threaded engine. */
-export interface FdDevices {
-  /** The TUN fd. */
+/** The file descriptors of one queue: a Worker pair runs on them. */
+export interface QueueFds {
+  /** The TUN fd (one queue of an `IFF_MULTI_QUEUE` device, or the only one). */
   readonly tunFd: number;
-  /** The interface name. */
-  readonly tunName: string;
   /** The protocol-41 raw socket fd (receives; sends too when there is no `sendFd`). */
   readonly linkFd: number;
   /**
@@ -88,6 +95,19 @@ export interface FdDevices {
   readonly sendFd?: number;
   /** An ICMPv4 raw socket fd for path MTU, or -1. */
   readonly icmpFd: number;
+}
+
+/** Devices as file descriptors, for the threaded engine. */
+export interface FdDevices extends QueueFds {
+  /** The interface name. */
+  readonly tunName: string;
+  /**
+   * The fds of further queues (`--queues`): one more Worker pair each. The TUN fds are
+   * queues of one `IFF_MULTI_QUEUE` device (the kernel spreads flows over them); each
+   * protocol-41 socket must carry a filter that accepts its share of the packets only
+   * (`attachQueueFilter`), since every raw socket receives every packet.
+   */
+  readonly moreQueues?: readonly QueueFds[];
 }
 
 /** Devices as objects, for the in-process engine. */
@@ -108,6 +128,8 @@ export interface Forwarder {
   stop(): Promise<void>;
   /** The counters now. */
   counters(): CounterSnapshot;
+  /** Packets forwarded per queue (one entry without `--queues`). */
+  queueCounters(): QueueCounters[];
   /** The settings in force. */
   readonly settings: PolicySettings;
 }
@@ -126,62 +148,73 @@ export async function startThreadedForwarder(
 ): Promise<Forwarder> {
   compilePolicy(options.settings); // Validate here: a bad policy never reaches a Worker.
   const tuning: DataplaneTuning = { ...DEFAULT_TUNING, ...options.tuning };
+  const queues: QueueFds[] = [devices, ...(devices.moreQueues ?? [])];
+  // The offloads are the device's (TUNSETOFFLOAD on any queue applies to all).
   const { vnetHeader, offloads } = configureTunOffload(devices.tunFd, tuning.offload);
   if (tuning.batch > 1 || vnetHeader) {
-    setLinkBuffers(devices.linkFd, LINK_BUFFER_BYTES);
-    if (devices.sendFd !== undefined) setLinkBuffers(devices.sendFd, LINK_BUFFER_BYTES);
+    for (const q of queues) {
+      setLinkBuffers(q.linkFd, LINK_BUFFER_BYTES);
+      if (q.sendFd !== undefined) setLinkBuffers(q.sendFd, LINK_BUFFER_BYTES);
+    }
   }
-  const counters = new Counters();
+  const counters = new Counters(undefined, { queues: queues.length });
   const control = new SharedArrayBuffer(8);
   const flags = new Int32Array(control);
   let settings = options.settings;
-  const workers = new Map<Direction, Worker>();
-  const stopped = new Map<Direction, () => void>();
+  const workers = new Map<string, Worker>();
+  const stopped = new Map<string, () => void>();
   const ready: Promise<void>[] = [];
-  for (const direction of ["egress", "ingress"] as const) {
-    const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
-    workers.set(direction, worker);
-    ready.push(
-      new Promise<void>((resolve, reject) => {
-        worker.onmessage = (event) => {
-          const m = event.data;
-          if (m.kind === "ready") resolve();
-          else if (m.kind === "drop") options.onDrop?.(m);
-          else if (m.kind === "stopped") stopped.get(direction)?.();
-          else if (m.kind === "error") {
-            reject(new Error(m.message));
-            options.onFatal?.(m.message);
-          }
-        };
-        worker.onerror = (event) => {
-          event.preventDefault();
-          reject(new Error(event.message));
-          options.onFatal?.(event.message);
-        };
-      }),
-    );
-    worker.postMessage(
-      {
-        kind: "start",
-        direction,
-        ...devices,
-        icmpFd: direction === "egress" ? devices.icmpFd : -1,
-        settings,
-        icmpSource: options.icmpSource,
-        counters: counters.buffer,
-        control,
-        sampleDrops: options.onDrop !== undefined,
-        tuning,
-        vnetHeader,
-        offloads,
-      } satisfies WorkerStart,
-    );
-  }
+  queues.forEach((fds, queue) => {
+    for (const direction of ["egress", "ingress"] as const) {
+      const key = `${direction}/${queue}`;
+      const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+      workers.set(key, worker);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          worker.onmessage = (event) => {
+            const m = event.data;
+            if (m.kind === "ready") resolve();
+            else if (m.kind === "drop") options.onDrop?.(m);
+            else if (m.kind === "stopped") stopped.get(key)?.();
+            else if (m.kind === "error") {
+              reject(new Error(m.message));
+              options.onFatal?.(m.message);
+            }
+          };
+          worker.onerror = (event) => {
+            event.preventDefault();
+            reject(new Error(event.message));
+            options.onFatal?.(event.message);
+          };
+        }),
+      );
+      worker.postMessage(
+        {
+          kind: "start",
+          direction,
+          queue,
+          tunFd: fds.tunFd,
+          tunName: devices.tunName,
+          linkFd: fds.linkFd,
+          sendFd: fds.sendFd,
+          icmpFd: direction === "egress" ? fds.icmpFd : -1,
+          settings,
+          icmpSource: options.icmpSource,
+          counters: counters.buffer,
+          control,
+          sampleDrops: options.onDrop !== undefined,
+          tuning,
+          vnetHeader,
+          offloads,
+        } satisfies WorkerStart,
+      );
+    }
+  });
   const stop = async () => {
     Atomics.store(flags, 0, 1);
-    const done = [...workers.keys()].map((direction) =>
+    const done = [...workers.keys()].map((key) =>
       new Promise<void>((resolve) => {
-        stopped.set(direction, resolve);
+        stopped.set(key, resolve);
         // A Worker stuck in a call still ends: terminate after a bound.
         setTimeout(resolve, 500);
       })
@@ -216,6 +249,7 @@ export async function startThreadedForwarder(
     },
     stop,
     counters: () => counters.snapshot(),
+    queueCounters: () => counters.perQueue(),
   };
 }
 
@@ -292,6 +326,7 @@ export function startInProcessForwarder(
       return Promise.resolve();
     },
     counters: () => counters.snapshot(),
+    queueCounters: () => counters.perQueue(),
     pumpNow,
   };
 }

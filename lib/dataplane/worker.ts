@@ -27,6 +27,8 @@ export interface WorkerStart {
   readonly kind: "start";
   /** Which path this Worker runs. */
   readonly direction: Direction;
+  /** Which queue (0 without `--queues`): its block of the counters. */
+  readonly queue: number;
   /** The TUN fd (non-blocking). */
   readonly tunFd: number;
   /** The interface name. */
@@ -99,7 +101,7 @@ function sampler(direction: Direction) {
 async function run(start: WorkerStart): Promise<void> {
   const lib = openFastPath();
   const errno = errnoReader(lib);
-  const counters = new Counters(start.counters);
+  const counters = new Counters(start.counters, { queue: start.queue });
   const control = new Int32Array(start.control);
   const tun = new FdTunDevice(lib, start.tunFd, start.tunName);
   const link = new FdLink(

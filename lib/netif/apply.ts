@@ -18,7 +18,7 @@ import {
 } from "./plan.ts";
 import { addIpv6Route, deleteIpv6Route } from "./route.ts";
 import { readInterfaceState } from "./state.ts";
-import { createOrAttachTun, setTunPersist, type TunHandle } from "./tun.ts";
+import { createOrAttachTun, setTunPersist, STF_TUN_FLAGS, type TunHandle } from "./tun.ts";
 
 /** Options of {@link applyInterfacePlan}. */
 export interface ApplyOptions {
@@ -86,7 +86,11 @@ export function applyInterfacePlan(plan: InterfacePlan, options: ApplyOptions = 
   for (const change of changes) {
     switch (change.kind) {
       case "create": {
-        using tun = createOrAttachTun(plan.name, { owner: plan.owner, persist: true });
+        using tun = createOrAttachTun(plan.name, {
+          flags: STF_TUN_FLAGS,
+          owner: plan.owner,
+          persist: true,
+        });
         ifindex = readInterfaceState(tun.name)?.ifindex ?? 0;
         break;
       }

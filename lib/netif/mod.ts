@@ -56,7 +56,13 @@ export {
   stateToJson,
   validateInterfaceName,
 } from "./plan.ts";
-export { openRawLink, openSendLink, type RawLinkOptions, SocketHandle } from "./raw_link.ts";
+export {
+  attachQueueFilter,
+  openRawLink,
+  openSendLink,
+  type RawLinkOptions,
+  SocketHandle,
+} from "./raw_link.ts";
 export {
   addIpv6Route,
   deleteIpv6Route,

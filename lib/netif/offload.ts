@@ -13,8 +13,6 @@
  * @module
  */
 import {
-  IFF_NO_PI,
-  IFF_TUN,
   IFF_VNET_HDR,
   IFREQ,
   openLibc,
@@ -26,6 +24,7 @@ import {
   TUNSETOFFLOAD,
   view,
 } from "../../ffi/mod.ts";
+import { STF_TUN_FLAGS } from "./tun.ts";
 
 /** What a TUN fd was set up for. */
 export interface TunOffloadState {
@@ -43,7 +42,7 @@ export interface TunOffloadState {
  * @param offload whether the data plane uses offloads
  */
 export function tunFlagsForRun(existing: number | undefined, offload: boolean): number {
-  const flags = existing ?? (IFF_TUN | IFF_NO_PI);
+  const flags = existing ?? STF_TUN_FLAGS;
   return offload ? flags | IFF_VNET_HDR : flags & ~IFF_VNET_HDR;
 }
 

@@ -25,6 +25,13 @@ import {
 } from "../../ffi/mod.ts";
 import { interfaceIndex } from "./link.ts";
 
+/**
+ * The flags of the TUN devices stf makes: layer 3, no packet-information header, and
+ * multi-queue, so that `stf run --queues N` can attach N fds to a device `stf up` made (one
+ * queue behaves as a single-queue device).
+ */
+export const STF_TUN_FLAGS = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
+
 /** The TUN clone device. */
 export const TUN_CLONE_PATH = "/dev/net/tun";
 

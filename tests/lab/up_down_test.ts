@@ -115,6 +115,7 @@ labTest(
     // The TUN is persistent and owned by no one; its flags say IFF_TUN | IFF_NO_PI (+ persist).
     const tunFlags = parseInt(await ns.run`cat /sys/class/net/stf0/tun_flags`.text(), 16);
     assert.equal(tunFlags & 0x1003, 0x1001);
+    assert.equal(tunFlags & 0x0100, 0x0100, "multi-queue (IFF_MULTI_QUEUE), for run --queues");
 
     // A second identical `up` changes nothing and says so.
     const afterUp = await snapshot(ns);

@@ -67,6 +67,7 @@ Deno.test("docs/json-output.md documents every field of stf status --json", asyn
       address: "",
       startedAt: "",
       counters: new Counters().snapshot(),
+      queues: new Counters().perQueue(),
     } satisfies Omit<ForwarderStatus, "name">,
   );
 });

@@ -28,6 +28,7 @@ function forwarder(): ForwarderStatus {
     address: "2002:cb00:7150::1/16",
     startedAt: "2026-11-26T15:00:00.000Z",
     counters: counters.snapshot(),
+    queues: counters.perQueue(),
   };
 }
 
@@ -110,6 +111,7 @@ Deno.test("runStatus() shows the forwarder's mode and counters from its control 
         "address",
         "startedAt",
         "counters",
+        "queues",
       ]);
       assert.equal(doc.forwarder.mode, "return-path");
       assert.equal(doc.forwarder.counters.egress.packets, 5);

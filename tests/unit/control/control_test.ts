@@ -19,6 +19,7 @@ function status(): ForwarderStatus {
     address: "2002:c633:640a::1/16",
     startedAt: "2026-11-26T15:00:00.000Z",
     counters: counters.snapshot(),
+    queues: counters.perQueue(),
   };
 }
 

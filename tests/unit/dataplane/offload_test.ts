@@ -203,9 +203,10 @@ for (const batch of [1, 3, 64]) {
 }
 
 Deno.test("tunFlagsForRun() adds IFF_VNET_HDR for offloads and removes it without, keeping the rest", () => {
-  const TUN = 0x0001, NO_PI = 0x1000, VNET = 0x4000, PERSIST = 0x0800;
-  assert.equal(tunFlagsForRun(undefined, true), TUN | NO_PI | VNET);
-  assert.equal(tunFlagsForRun(undefined, false), TUN | NO_PI);
+  const TUN = 0x0001, NO_PI = 0x1000, VNET = 0x4000, PERSIST = 0x0800, MQ = 0x0100;
+  // A device stf creates is multi-queue (--queues can attach more fds later).
+  assert.equal(tunFlagsForRun(undefined, true), TUN | NO_PI | MQ | VNET);
+  assert.equal(tunFlagsForRun(undefined, false), TUN | NO_PI | MQ);
   assert.equal(tunFlagsForRun(TUN | NO_PI | PERSIST, true), TUN | NO_PI | PERSIST | VNET);
   assert.equal(tunFlagsForRun(TUN | NO_PI | VNET, false), TUN | NO_PI);
 });
