@@ -140,6 +140,15 @@ export async function vethPair(
 /** The repository root, for running `main.ts`. */
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
+/**
+ * Extra `stf run` flags for every stf the lab starts, from `STF_LAB_RUN_FLAGS` (words split on
+ * spaces): how `tuning_test.ts` runs the `stf run` lab tests with each optimisation
+ * switched off (`--batch 1`, `--no-offload`) or changed (`--queues 2`).
+ */
+export function labRunFlags(): string[] {
+  return (Deno.env.get("STF_LAB_RUN_FLAGS") ?? "").split(" ").filter((w) => w !== "");
+}
+
 /** The argv that runs stf from source, with the V8 flags stf always runs with. */
 export function stfArgv(...args: string[]): string[] {
   return [Deno.execPath(), "run", "-A", STF_V8_FLAGS_ARGUMENT, `${ROOT}main.ts`, ...args];

@@ -18,7 +18,7 @@
  */
 import $ from "dax";
 import type { CounterSnapshot } from "../../lib/dataplane/mod.ts";
-import { Netns, ROOT, stfArgv, vethPair } from "./_lab.ts";
+import { labRunFlags, Netns, ROOT, stfArgv, vethPair } from "./_lab.ts";
 
 /** The addresses of the seed's lab (documentation ranges only). */
 export const SEED = {
@@ -200,7 +200,7 @@ export class StfProcess extends LabProcess {
   readonly ns: Netns;
 
   private constructor(ns: Netns, args: readonly string[], label: string) {
-    super(ns, stfArgv("run", ...args, "--log-format", "json"), { label });
+    super(ns, stfArgv("run", ...args, ...labRunFlags(), "--log-format", "json"), { label });
     this.ns = ns;
   }
 

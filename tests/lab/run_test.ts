@@ -4,7 +4,7 @@
  * good configuration and keeps the old one when the new one is broken.
  */
 import assert from "node:assert/strict";
-import { labTest, Netns, stfArgv } from "./_lab.ts";
+import { labRunFlags, labTest, Netns, stfArgv } from "./_lab.ts";
 
 interface Running {
   child: Deno.ChildProcess;
@@ -15,8 +15,9 @@ interface Running {
 }
 
 function start(ns: Netns, ...args: string[]): Running {
-  const child = new Deno.Command(ns.exec(...stfArgv("run", ...args))[0], {
-    args: ns.exec(...stfArgv("run", ...args)).slice(1),
+  const argv = ns.exec(...stfArgv("run", ...args, ...labRunFlags()));
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
