@@ -154,13 +154,10 @@ Deno.test("formatStatus() lists addresses and routes of an existing interface", 
   );
 });
 
-Deno.test("formatStatus() shows the packets per queue when stf runs with --queues", () => {
-  const counters = new Counters(undefined, { queues: 2 });
-  new Counters(counters.buffer, { queue: 0 }).values[0] = 7;
-  new Counters(counters.buffer, { queue: 1 }).values[0] = 3;
-  const f = { ...forwarder(), counters: counters.snapshot(), queues: counters.perQueue() };
+/** A status document of an stf-made stf0 with a running forwarder. */
+function runningDoc(f: ForwarderStatus) {
   const { name: _, ...running } = f;
-  const text = formatStatus({
+  return {
     name: "stf0",
     exists: true,
     madeByStf: true,
@@ -171,23 +168,18 @@ Deno.test("formatStatus() shows the packets per queue when stf runs with --queue
     routes: [],
     controlSocket: "/run/stf/stf0.sock",
     forwarder: running,
-  });
+  };
+}
+
+Deno.test("formatStatus() shows the packets per queue when stf runs with --queues", () => {
+  const counters = new Counters(undefined, { queues: 2 });
+  new Counters(counters.buffer, { queue: 0 }).values[0] = 7;
+  new Counters(counters.buffer, { queue: 1 }).values[0] = 3;
+  const text = formatStatus(
+    runningDoc({ ...forwarder(), counters: counters.snapshot(), queues: counters.perQueue() }),
+  );
   assert.match(text, /egress: 10 packets/);
   assert.match(text, /2 queues, packets forwarded egress\/ingress: 0: 7\/0, 1: 3\/0$/m);
   // One queue: no such line.
-  assert.doesNotMatch(
-    formatStatus({
-      name: "stf0",
-      exists: true,
-      madeByStf: true,
-      up: true,
-      mtu: 1480,
-      address: null,
-      addresses: [],
-      routes: [],
-      controlSocket: "/run/stf/stf0.sock",
-      forwarder: (({ name: _n, ...r }) => r)(forwarder()),
-    }),
-    /queues/,
-  );
+  assert.doesNotMatch(formatStatus(runningDoc(forwarder())), /queues/);
 });
