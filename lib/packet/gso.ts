@@ -242,6 +242,8 @@ export class Segmenter {
   #count = 0;
   #tcp = false;
   #seq = 0;
+  /** The sum of the source and destination addresses: the same in every segment. */
+  #addressSum = 0;
 
   /** The number of segments of the prepared packet. */
   get count(): number {
@@ -286,6 +288,7 @@ export class Segmenter {
     this.#headerLength = headerLength;
     this.#gsoSize = gsoSize;
     this.#tcp = next === NEXT_TCP;
+    this.#addressSum = onesComplementSum(src, ipv6 + 8, 32);
     this.#count = Math.max(1, Math.ceil((length - headerLength) / gsoSize));
     return this.#count;
   }
@@ -347,9 +350,11 @@ export class Segmenter {
     // words line up with the packet's and the sums add (RFC 1071 §2 (A)).
     out[checksumAt] = 0;
     out[checksumAt + 1] = 0;
+    // The pseudo-header (RFC 8200 §8.1): the addresses' sum, taken once in prepare(), then
+    // this segment's upper-layer length and the next header.
     const nextHeader = this.#tcp ? NEXT_TCP : NEXT_UDP;
     let sum = ~fold(
-      pseudoHeaderSum(out, at, upperLength, nextHeader) +
+      this.#addressSum + (upperLength >>> 16) + (upperLength & 0xffff) + nextHeader +
         onesComplementSum(out, u, h - IPV6_HEADER) + payloadSum,
     ) & 0xffff;
     if (sum === 0 && !this.#tcp) sum = 0xffff; // RFC 8200 §8.1: a UDP zero is sent as 0xffff
