@@ -69,11 +69,15 @@ const log = getLogger(["stf", "run"]);
 
 /**
  * Prepares the interface for `run` from a plan: attaches to the TUN `stf up` made, or creates
- * a non-persistent one; then reconciles address, MTU, routes.
+ * a non-persistent one, with `queues` fds in all; then reconciles address, MTU, routes.
  *
  * @param plan the interface plan
- * @returns the open TUN, whether this process created it, and what was changed
- * @throws {OperationError} when an interface of that name exists that stf did not make
+ * @param offload whether the data plane uses TUN offloads (`IFF_VNET_HDR`)
+ * @param queues the TUN queues to attach (`--queues`)
+ * @returns the open TUN, its further queues, whether this process created it, and what was
+ *   changed
+ * @throws {OperationError} when an interface of that name exists that stf did not make, or a
+ *   single-queue one when several queues are asked for
  */
 function prepareInterface(plan: InterfacePlan, offload: boolean, queues: number) {
   const before = readInterfaceState(plan.name);
