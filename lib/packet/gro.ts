@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { IPV6_HEADER_LENGTH, PROTOCOL_TCP, PROTOCOL_UDP } from "./headers.ts";
 import {
   onesComplementSum,
   pseudoHeaderSum,
@@ -28,9 +29,6 @@ import {
   VIRTIO_NET_HDR_LENGTH,
 } from "./gso.ts";
 
-const IPV6_HEADER = 40;
-const NEXT_TCP = 6;
-const NEXT_UDP = 17;
 /** Datagrams per UDP super-packet at most (the kernel's `UDP_MAX_SEGMENTS` is 128 or more). */
 const MAX_UDP_SEGMENTS = 64;
 const TCP_ACK = 0x10;
@@ -142,22 +140,22 @@ export class TcpCoalescer {
     this.#offset[i] = offset;
     this.#length[i] = length;
     this.#next[i] = -1;
-    const t = offset + IPV6_HEADER;
+    const t = offset + IPV6_HEADER_LENGTH;
     const next = buf[offset + 6];
-    if (next === NEXT_UDP && this.#udp && length > IPV6_HEADER + 8) {
+    if (next === PROTOCOL_UDP && this.#udp && length > IPV6_HEADER_LENGTH + 8) {
       this.#addUdp(i, offset, length);
       return;
     }
-    const isTcp = length >= IPV6_HEADER + 20 && next === NEXT_TCP;
+    const isTcp = length >= IPV6_HEADER_LENGTH + 20 && next === PROTOCOL_TCP;
     if (!isTcp) {
       this.#single(i);
       return;
     }
     const tcpHeader = (buf[t + 12] >> 4) << 2;
-    const payload = length - IPV6_HEADER - tcpHeader;
+    const payload = length - IPV6_HEADER_LENGTH - tcpHeader;
     const flags = buf[t + 13];
     const candidate = tcpHeader >= 20 && payload > 0 && (flags & ~TCP_PSH) === TCP_ACK &&
-      (buf[t + 12] & 0x0f) === 0 && this.#checksumValid(offset, length, NEXT_TCP);
+      (buf[t + 12] & 0x0f) === 0 && this.#checksumValid(offset, length, PROTOCOL_TCP);
     const found = this.#findFlow(offset);
     if (!candidate) {
       if (found >= 0) this.#close(found);
@@ -209,17 +207,17 @@ export class TcpCoalescer {
     parts[0] = v;
     parts[1] = this.#length[head] + VIRTIO_NET_HDR_LENGTH;
     if (this.#members[j] === 1) return 1;
-    const t = offset + IPV6_HEADER;
-    if (buf[offset + 6] === NEXT_UDP) {
+    const t = offset + IPV6_HEADER_LENGTH;
+    if (buf[offset + 6] === PROTOCOL_UDP) {
       const udpLength = 8 + this.#payload[j];
       buf[offset + 4] = udpLength >> 8;
       buf[offset + 5] = udpLength & 0xff;
       buf[t + 4] = udpLength >> 8;
       buf[t + 5] = udpLength & 0xff;
-      const partialUdp = pseudoHeaderSum(buf, offset, udpLength, NEXT_UDP);
+      const partialUdp = pseudoHeaderSum(buf, offset, udpLength, PROTOCOL_UDP);
       buf[t + 6] = partialUdp >> 8;
       buf[t + 7] = partialUdp & 0xff;
-      this.#writeHeader(v, VIRTIO_NET_HDR_GSO_UDP_L4, IPV6_HEADER + 8, head, 6);
+      this.#writeHeader(v, VIRTIO_NET_HDR_GSO_UDP_L4, IPV6_HEADER_LENGTH + 8, head, 6);
       return this.#gather(head, parts);
     }
     const tcpHeader = (buf[t + 12] >> 4) << 2;
@@ -227,12 +225,12 @@ export class TcpCoalescer {
     buf[offset + 4] = upper >> 8;
     buf[offset + 5] = upper & 0xff;
     const tail = this.#tail[j];
-    buf[t + 13] |= buf[this.#offset[tail] + IPV6_HEADER + 13] & TCP_PSH;
+    buf[t + 13] |= buf[this.#offset[tail] + IPV6_HEADER_LENGTH + 13] & TCP_PSH;
     // CHECKSUM_PARTIAL: the field holds the pseudo-header sum, not complemented.
-    const partial = pseudoHeaderSum(buf, offset, upper, NEXT_TCP);
+    const partial = pseudoHeaderSum(buf, offset, upper, PROTOCOL_TCP);
     buf[t + 16] = partial >> 8;
     buf[t + 17] = partial & 0xff;
-    this.#writeHeader(v, VIRTIO_NET_HDR_GSO_TCPV6, IPV6_HEADER + tcpHeader, head, 16);
+    this.#writeHeader(v, VIRTIO_NET_HDR_GSO_TCPV6, IPV6_HEADER_LENGTH + tcpHeader, head, 16);
     return this.#gather(head, parts);
   }
 
@@ -246,7 +244,7 @@ export class TcpCoalescer {
     buf[v + 3] = hdrLength >> 8;
     buf[v + 4] = gso & 0xff;
     buf[v + 5] = gso >> 8;
-    buf[v + 6] = IPV6_HEADER;
+    buf[v + 6] = IPV6_HEADER_LENGTH;
     buf[v + 7] = 0;
     buf[v + 8] = field; // offsetof(struct tcphdr, check) or (struct udphdr, check)
     buf[v + 9] = 0;
@@ -265,10 +263,10 @@ export class TcpCoalescer {
 
   #addUdp(i: number, offset: number, length: number): void {
     const buf = this.#buf;
-    const u = offset + IPV6_HEADER;
-    const payload = length - IPV6_HEADER - 8;
-    const candidate = ((buf[u + 4] << 8) | buf[u + 5]) === length - IPV6_HEADER &&
-      (buf[u + 6] | buf[u + 7]) !== 0 && this.#checksumValid(offset, length, NEXT_UDP);
+    const u = offset + IPV6_HEADER_LENGTH;
+    const payload = length - IPV6_HEADER_LENGTH - 8;
+    const candidate = ((buf[u + 4] << 8) | buf[u + 5]) === length - IPV6_HEADER_LENGTH &&
+      (buf[u + 6] | buf[u + 7]) !== 0 && this.#checksumValid(offset, length, PROTOCOL_UDP);
     const found = this.#findFlow(offset);
     if (!candidate) {
       if (found >= 0) this.#close(found);
@@ -347,8 +345,8 @@ export class TcpCoalescer {
     // Version, traffic class, flow label (bytes 0..3) and hop limit (7) equal.
     for (let b = 0; b < 4; b++) if (buf[o + b] !== buf[p + b]) return false;
     if (buf[o + 7] !== buf[p + 7]) return false;
-    const ht = o + IPV6_HEADER;
-    const pt = p + IPV6_HEADER;
+    const ht = o + IPV6_HEADER_LENGTH;
+    const pt = p + IPV6_HEADER_LENGTH;
     if (buf[ht + 12] !== buf[pt + 12]) return false; // header length
     // Acknowledgment number (8..11), window (14, 15), urgent pointer (18, 19), options (20..).
     for (let b = 8; b < 12; b++) if (buf[ht + b] !== buf[pt + b]) return false;
@@ -359,9 +357,9 @@ export class TcpCoalescer {
   }
 
   #checksumValid(offset: number, length: number, nextHeader: number): boolean {
-    const upper = length - IPV6_HEADER;
+    const upper = length - IPV6_HEADER_LENGTH;
     const sum = pseudoHeaderSum(this.#buf, offset, upper, nextHeader) +
-      onesComplementSum(this.#buf, offset + IPV6_HEADER, upper);
+      onesComplementSum(this.#buf, offset + IPV6_HEADER_LENGTH, upper);
     return (sum % 0xffff) === 0 && sum !== 0;
   }
 }

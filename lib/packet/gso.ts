@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { IPV6_HEADER_LENGTH, PROTOCOL_TCP, PROTOCOL_UDP } from "./headers.ts";
 import { WASM_SUM_MAX_LENGTH, wasmSumOf } from "./wasm_sum.ts";
 
 /** The size of `struct virtio_net_hdr` (no `num_buffers`): TUN's default header size. */
@@ -30,9 +31,6 @@ export const VIRTIO_NET_HDR_GSO_UDP_L4 = 5;
 /** `VIRTIO_NET_HDR_GSO_ECN`: the TCP super-packet carries CWR (first segment only). */
 export const VIRTIO_NET_HDR_GSO_ECN = 0x80;
 
-const IPV6_HEADER = 40;
-const NEXT_TCP = 6;
-const NEXT_UDP = 17;
 const TCP_FIN = 0x01;
 const TCP_PSH = 0x08;
 const TCP_CWR = 0x80;
@@ -189,8 +187,8 @@ export function writeUpperChecksum(
   length: number,
   checksumAt: number,
 ): void {
-  const upper = ipv6 + IPV6_HEADER;
-  const upperLength = length - IPV6_HEADER;
+  const upper = ipv6 + IPV6_HEADER_LENGTH;
+  const upperLength = length - IPV6_HEADER_LENGTH;
   const nextHeader = buf[ipv6 + 6];
   buf[checksumAt] = 0;
   buf[checksumAt + 1] = 0;
@@ -198,7 +196,7 @@ export function writeUpperChecksum(
     pseudoHeaderSum(buf, ipv6, upperLength, nextHeader) +
       onesComplementSum(buf, upper, upperLength),
   ) & 0xffff;
-  if (sum === 0 && nextHeader === NEXT_UDP) sum = 0xffff;
+  if (sum === 0 && nextHeader === PROTOCOL_UDP) sum = 0xffff;
   buf[checksumAt] = sum >> 8;
   buf[checksumAt + 1] = sum & 0xff;
 }
@@ -221,7 +219,7 @@ export function completeChecksum(
 ): boolean {
   const start = header.checksumStart;
   const at = start + header.checksumOffset;
-  if (start < IPV6_HEADER || at + 2 > length) return false;
+  if (start < IPV6_HEADER_LENGTH || at + 2 > length) return false;
   const sum = ~onesComplementSum(buf, ipv6 + start, length - start) & 0xffff;
   buf[ipv6 + at] = sum >> 8;
   buf[ipv6 + at + 1] = sum & 0xff;
@@ -266,18 +264,18 @@ export class Segmenter {
    */
   prepare(src: Uint8Array, ipv6: number, length: number, gsoSize: number): number {
     this.#count = 0;
-    if (length < IPV6_HEADER + 8 || gsoSize <= 0 || (src[ipv6] >> 4) !== 6) return 0;
+    if (length < IPV6_HEADER_LENGTH + 8 || gsoSize <= 0 || (src[ipv6] >> 4) !== 6) return 0;
     const next = src[ipv6 + 6];
     let headerLength: number;
-    if (next === NEXT_TCP) {
-      if (length < IPV6_HEADER + 20) return 0;
-      headerLength = IPV6_HEADER + ((src[ipv6 + IPV6_HEADER + 12] >> 4) << 2);
-      if (headerLength < IPV6_HEADER + 20) return 0;
-      const t = ipv6 + IPV6_HEADER;
+    if (next === PROTOCOL_TCP) {
+      if (length < IPV6_HEADER_LENGTH + 20) return 0;
+      headerLength = IPV6_HEADER_LENGTH + ((src[ipv6 + IPV6_HEADER_LENGTH + 12] >> 4) << 2);
+      if (headerLength < IPV6_HEADER_LENGTH + 20) return 0;
+      const t = ipv6 + IPV6_HEADER_LENGTH;
       this.#seq = ((src[t + 4] << 24) | (src[t + 5] << 16) | (src[t + 6] << 8) | src[t + 7]) >>>
         0;
-    } else if (next === NEXT_UDP) {
-      headerLength = IPV6_HEADER + 8;
+    } else if (next === PROTOCOL_UDP) {
+      headerLength = IPV6_HEADER_LENGTH + 8;
     } else {
       return 0;
     }
@@ -287,7 +285,7 @@ export class Segmenter {
     this.#length = length;
     this.#headerLength = headerLength;
     this.#gsoSize = gsoSize;
-    this.#tcp = next === NEXT_TCP;
+    this.#tcp = next === PROTOCOL_TCP;
     this.#addressSum = onesComplementSum(src, ipv6 + 8, 32);
     this.#count = Math.max(1, Math.ceil((length - headerLength) / gsoSize));
     return this.#count;
@@ -326,10 +324,10 @@ export class Segmenter {
       }
       payloadSum = onesComplementSum(out, at + h, payload);
     }
-    const upperLength = length - IPV6_HEADER;
+    const upperLength = length - IPV6_HEADER_LENGTH;
     out[at + 4] = upperLength >> 8;
     out[at + 5] = upperLength & 0xff;
-    const u = at + IPV6_HEADER;
+    const u = at + IPV6_HEADER_LENGTH;
     let checksumAt: number;
     if (this.#tcp) {
       const seq = (this.#seq + k * this.#gsoSize) >>> 0;
@@ -352,10 +350,10 @@ export class Segmenter {
     out[checksumAt + 1] = 0;
     // The pseudo-header (RFC 8200 §8.1): the addresses' sum, taken once in prepare(), then
     // this segment's upper-layer length and the next header.
-    const nextHeader = this.#tcp ? NEXT_TCP : NEXT_UDP;
+    const nextHeader = this.#tcp ? PROTOCOL_TCP : PROTOCOL_UDP;
     let sum = ~fold(
       this.#addressSum + (upperLength >>> 16) + (upperLength & 0xffff) + nextHeader +
-        onesComplementSum(out, u, h - IPV6_HEADER) + payloadSum,
+        onesComplementSum(out, u, h - IPV6_HEADER_LENGTH) + payloadSum,
     ) & 0xffff;
     if (sum === 0 && !this.#tcp) sum = 0xffff; // RFC 8200 §8.1: a UDP zero is sent as 0xffff
     out[checksumAt] = sum >> 8;

@@ -24,6 +24,10 @@ export const PROTOCOL_IPV6 = 41;
 export const PROTOCOL_ICMP = 1;
 /** The next-header number of ICMPv6. */
 export const PROTOCOL_ICMPV6 = 58;
+/** TCP's protocol / next-header number. */
+export const PROTOCOL_TCP = 6;
+/** UDP's protocol / next-header number. */
+export const PROTOCOL_UDP = 17;
 
 // ---- IPv4 -------------------------------------------------------------------------------
 
