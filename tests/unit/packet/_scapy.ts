@@ -48,22 +48,7 @@ export async function runScapy(body: string, packets: Uint8Array[]): Promise<unk
     "packets = [bytes.fromhex(l.strip()) for l in sys.stdin if l.strip()]",
     body,
   ].join("\n");
-  const child = new Deno.Command("/usr/bin/python3", {
-    args: ["-c", script],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  const text = packets.map((p) => Array.from(p, (b) => b.toString(16).padStart(2, "0")).join(""))
-    .join("\n");
-  await writer.write(new TextEncoder().encode(text + "\n"));
-  await writer.close();
-  const out = await child.output();
-  if (!out.success) {
-    throw new Error(`scapy failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+  return await runPython(script, packets.map(hex).join("\n") + "\n");
 }
 
 /** Hex text of bytes. */
@@ -89,6 +74,11 @@ export async function scapyJson(body: string, args: unknown): Promise<unknown> {
     "args = json.loads(sys.stdin.read())",
     body,
   ].join("\n");
+  return await runPython(script, JSON.stringify(args));
+}
+
+/** Runs a Python script with Debian's python3 (scapy), `input` on stdin; returns its JSON. */
+async function runPython(script: string, input: string): Promise<unknown> {
   const child = new Deno.Command("/usr/bin/python3", {
     args: ["-c", script],
     stdin: "piped",
@@ -96,9 +86,11 @@ export async function scapyJson(body: string, args: unknown): Promise<unknown> {
     stderr: "piped",
   }).spawn();
   const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(JSON.stringify(args)));
+  await writer.write(new TextEncoder().encode(input));
   await writer.close();
   const out = await child.output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  if (!out.success) {
+    throw new Error(`scapy failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
   return JSON.parse(new TextDecoder().decode(out.stdout));
 }
