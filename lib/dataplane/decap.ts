@@ -10,7 +10,10 @@
  *    With batches, stage 1 is one `recvmmsg` into the slots of a {@link PacketBatch}; with
  *    `IFF_VNET_HDR` a `virtio_net_hdr` is written over the end of the outer header in front of
  *    the inner packet, and with coalescing (GRO, `lib/packet/gro.ts`) consecutive TCP segments
- *    of a flow in the batch are written as one super-packet with `writev`.
+ *    of a flow in the batch are written as one super-packet with `writev`. A TCP packet that
+ *    arrives as a super-packet — the kernel merged segments on the uplink (GRO) before the
+ *    raw socket — goes in as one with its own `virtio_net_hdr` when coalescing is on, and is
+ *    cut into MTU-sized segments here otherwise (`isPartialTcpSuperPacket`).
  * 4. count — one counter per reason; forwarded packets and bytes. Drops are silent on the
  *    wire (RFC 4213 §3.6, RFC 3056 §9).
  *
@@ -25,12 +28,13 @@ import {
   type PolicySettings,
   Reason,
 } from "../filter/mod.ts";
-import { TcpCoalescer } from "../packet/gro.ts";
-import { VIRTIO_NET_HDR_LENGTH } from "../packet/gso.ts";
+import { isPartialTcpSuperPacket, TcpCoalescer, tcpSegmentSize } from "../packet/gro.ts";
+import { Segmenter, VIRTIO_NET_HDR_LENGTH } from "../packet/gso.ts";
 import { PacketBatch } from "./batch.ts";
 import { Counters, SLOT_BYTES, SLOT_IO_ERRORS, SLOTS } from "./counters.ts";
 import type { DropListener } from "./encap.ts";
 import { MAX_PACKET } from "./encap.ts";
+import { MAX_TUNNEL_MTU } from "../filter/policy.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import type { Link, TunDevice } from "./types.ts";
 
@@ -62,6 +66,10 @@ export class IngressPath {
   readonly #vnet: boolean;
   readonly #coalescer: TcpCoalescer | undefined;
   readonly #parts: Int32Array;
+  // Segments of a super-packet the uplink's kernel made, one at a time: 2 bytes of padding,
+  // a zero virtio_net_hdr, the segment (4-byte aligned) of at most the tunnel MTU.
+  readonly #segmenter = new Segmenter();
+  readonly #segment = new Uint8Array(2 + VIRTIO_NET_HDR_LENGTH + MAX_TUNNEL_MTU);
 
   /**
    * Creates the path and compiles its policy; all buffers are allocated here.
@@ -89,6 +97,11 @@ export class IngressPath {
       ? new TcpCoalescer(size, { udp: options.coalesceUdp ?? false })
       : undefined;
     this.#parts = new Int32Array(2 * (size + 1));
+    this.#configure();
+  }
+
+  #configure(): void {
+    if (this.#coalescer !== undefined) this.#coalescer.mtu = this.#policy.settings.mtu;
   }
 
   /**
@@ -99,6 +112,7 @@ export class IngressPath {
   reload(settings: PolicySettings, options: IngressPathOptions = this.#options): void {
     this.#policy = compilePolicy(settings);
     this.#options = options;
+    this.#configure();
   }
 
   /**
@@ -134,7 +148,7 @@ export class IngressPath {
       }
       return;
     }
-    const written = this.#tun.write(this.#buf, result.innerOffset, result.innerLength);
+    const written = this.#write(this.#buf, result.innerOffset, result.innerLength, false);
     if (written < 0) {
       values[SLOT_IO_ERRORS]++;
       return;
@@ -170,15 +184,7 @@ export class IngressPath {
         coalescer.add(result.innerOffset, result.innerLength);
         continue;
       }
-      let written: number;
-      if (this.#vnet) {
-        // A zero virtio_net_hdr over the end of the outer header, which is no longer needed.
-        const v = result.innerOffset - VIRTIO_NET_HDR_LENGTH;
-        bytes.fill(0, v, result.innerOffset);
-        written = this.#tun.write(bytes, v, VIRTIO_NET_HDR_LENGTH + result.innerLength);
-      } else {
-        written = this.#tun.write(bytes, result.innerOffset, result.innerLength);
-      }
+      const written = this.#write(bytes, result.innerOffset, result.innerLength, this.#vnet);
       if (written < 0) {
         values[SLOT_IO_ERRORS]++;
         continue;
@@ -202,5 +208,37 @@ export class IngressPath {
       }
     }
     return n;
+  }
+
+  /**
+   * Writes one inner packet into the TUN (no coalescing), after a zero `virtio_net_hdr` when
+   * `vnet`; a super-packet the uplink's kernel made is cut into segments first. Returns what
+   * the (last) write returned.
+   */
+  #write(buf: Uint8Array, ipv6: number, length: number, vnet: boolean): number {
+    if (isPartialTcpSuperPacket(buf, ipv6, length)) return this.#writeSegments(buf, ipv6, length);
+    if (!vnet) return this.#tun.write(buf, ipv6, length);
+    // A zero virtio_net_hdr over the end of the outer header, which is no longer needed.
+    const v = ipv6 - VIRTIO_NET_HDR_LENGTH;
+    buf.fill(0, v, ipv6);
+    return this.#tun.write(buf, v, VIRTIO_NET_HDR_LENGTH + length);
+  }
+
+  /** Cuts a super-packet into segments of the tunnel MTU and writes each (full checksums). */
+  #writeSegments(buf: Uint8Array, ipv6: number, length: number): number {
+    const segmenter = this.#segmenter;
+    const size = tcpSegmentSize(buf, ipv6, this.#policy.settings.mtu);
+    const count = segmenter.prepare(buf, ipv6, length, size);
+    if (count === 0) return -22; // EINVAL: headers that do not fit
+    const out = this.#segment;
+    const at = 2 + VIRTIO_NET_HDR_LENGTH;
+    let written = 0;
+    for (let k = 0; k < count && written >= 0; k++) {
+      const n = segmenter.write(k, out, at);
+      written = this.#vnet
+        ? this.#tun.write(out, 2, VIRTIO_NET_HDR_LENGTH + n)
+        : this.#tun.write(out, at, n);
+    }
+    return written;
   }
 }

@@ -13,6 +13,11 @@
  * the kernel drops it). The model is wireguard-go's `tun/offload_linux.go`; this is our own
  * code.
  *
+ * A packet that is already a super-packet when it arrives — the receiving host's own kernel
+ * merged the segments on the uplink (GRO, {@link isPartialTcpSuperPacket}) before the raw
+ * socket saw them — is written as one with a `virtio_net_hdr` of its own, cut for the
+ * interface's MTU ({@link tcpSegmentSize}).
+ *
  * The packets stay where they were received: a super-packet is written with `writev` from
  * its head (headers, first payload) and the following segments' payloads. Allocation-free
  * after construction.
@@ -24,6 +29,7 @@ import {
   onesComplementSum,
   pseudoHeaderSum,
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VIRTIO_NET_HDR_GSO_ECN,
   VIRTIO_NET_HDR_GSO_TCPV6,
   VIRTIO_NET_HDR_GSO_UDP_L4,
   VIRTIO_NET_HDR_LENGTH,
@@ -33,8 +39,64 @@ import {
 const MAX_UDP_SEGMENTS = 64;
 const TCP_ACK = 0x10;
 const TCP_PSH = 0x08;
+const TCP_CWR = 0x80;
 /** The largest TCP packet (header + payload) an IPv6 payload length can describe. */
 const MAX_UPPER_LENGTH = 0xffff;
+
+/**
+ * Whether the checksum of the TCP or UDP packet after the IPv6 header verifies (RFC 8200 §8.1
+ * pseudo-header included).
+ *
+ * @param buf the packet
+ * @param ipv6 where the IPv6 header starts
+ * @param length the IPv6 packet's length
+ * @param nextHeader the upper-layer protocol
+ */
+export function upperChecksumValid(
+  buf: Uint8Array,
+  ipv6: number,
+  length: number,
+  nextHeader: number,
+): boolean {
+  const upper = length - IPV6_HEADER_LENGTH;
+  const sum = pseudoHeaderSum(buf, ipv6, upper, nextHeader) +
+    onesComplementSum(buf, ipv6 + IPV6_HEADER_LENGTH, upper);
+  return (sum % 0xffff) === 0 && sum !== 0;
+}
+
+/**
+ * Whether the TCP-over-IPv6 packet at `buf[ipv6]` is a super-packet that this host's kernel
+ * built on the uplink (GRO) before the raw socket received it. Linux merges consecutive 6in4
+ * TCP segments of a flow (its `sit` GRO offload is part of IPv6, with or without the `sit`
+ * driver) and leaves the TCP checksum field holding only the pseudo-header sum
+ * (CHECKSUM_PARTIAL, `tcp6_gro_complete`); the raw socket copies the packet as it is. So: the
+ * field equals the pseudo-header sum, and the full checksum does not verify. The kernel had
+ * verified every segment before merging them. Where the segments began is lost, which TCP does
+ * not mind: any cut of the byte stream is valid (RFC 9293 §3.8.6.2 lets a sender repacketize).
+ *
+ * @param buf the packet
+ * @param ipv6 where the IPv6 header starts
+ * @param length the IPv6 packet's length
+ */
+export function isPartialTcpSuperPacket(buf: Uint8Array, ipv6: number, length: number): boolean {
+  if (length <= IPV6_HEADER_LENGTH + 20 || buf[ipv6 + 6] !== PROTOCOL_TCP) return false;
+  const t = ipv6 + IPV6_HEADER_LENGTH;
+  const field = (buf[t + 16] << 8) | buf[t + 17];
+  return field === pseudoHeaderSum(buf, ipv6, length - IPV6_HEADER_LENGTH, PROTOCOL_TCP) &&
+    !upperChecksumValid(buf, ipv6, length, PROTOCOL_TCP);
+}
+
+/**
+ * The payload bytes per segment that make TCP-over-IPv6 segments with this packet's headers
+ * exactly `mtu` long: where a super-packet from {@link isPartialTcpSuperPacket} is cut again.
+ *
+ * @param buf the packet
+ * @param ipv6 where the IPv6 header starts
+ * @param mtu the interface MTU
+ */
+export function tcpSegmentSize(buf: Uint8Array, ipv6: number, mtu: number): number {
+  return mtu - IPV6_HEADER_LENGTH - ((buf[ipv6 + IPV6_HEADER_LENGTH + 12] >> 4) << 2);
+}
 
 /** Options of {@link TcpCoalescer}. */
 export interface CoalescerOptions {
@@ -67,6 +129,8 @@ export class TcpCoalescer {
   readonly #inputBytes: Int32Array;
   readonly #nextSeq: Float64Array;
   readonly #open: Uint8Array;
+  // Per output: the gso size of a super-packet that arrived as one (0: none).
+  readonly #arrivedGso: Int32Array;
   // Outputs still open to more segments.
   readonly #openList: Int32Array;
   #openCount = 0;
@@ -90,7 +154,14 @@ export class TcpCoalescer {
     this.#nextSeq = new Float64Array(capacity);
     this.#open = new Uint8Array(capacity);
     this.#openList = new Int32Array(capacity);
+    this.#arrivedGso = new Int32Array(capacity);
   }
+
+  /**
+   * The interface's MTU: super-packets that arrive as one ({@link isPartialTcpSuperPacket})
+   * are cut into segments of this size when the kernel segments them (forwarding).
+   */
+  mtu = 1480;
 
   /** The number of output packets so far. */
   get outputs(): number {
@@ -155,11 +226,14 @@ export class TcpCoalescer {
     const payload = length - IPV6_HEADER_LENGTH - tcpHeader;
     const flags = buf[t + 13];
     const candidate = tcpHeader >= 20 && payload > 0 && (flags & ~TCP_PSH) === TCP_ACK &&
-      (buf[t + 12] & 0x0f) === 0 && this.#checksumValid(offset, length, PROTOCOL_TCP);
+      (buf[t + 12] & 0x0f) === 0 && upperChecksumValid(buf, offset, length, PROTOCOL_TCP);
     const found = this.#findFlow(offset);
     if (!candidate) {
       if (found >= 0) this.#close(found);
-      this.#single(i);
+      const j = this.#single(i);
+      if (payload > 0 && isPartialTcpSuperPacket(buf, offset, length)) {
+        this.#arrivedGso[j] = tcpSegmentSize(buf, offset, this.mtu);
+      }
       return;
     }
     this.#payloadLength[i] = payload;
@@ -206,8 +280,17 @@ export class TcpCoalescer {
     buf.fill(0, v, offset);
     parts[0] = v;
     parts[1] = this.#length[head] + VIRTIO_NET_HDR_LENGTH;
-    if (this.#members[j] === 1) return 1;
     const t = offset + IPV6_HEADER_LENGTH;
+    if (this.#members[j] === 1) {
+      const gso = this.#arrivedGso[j];
+      if (gso > 0) {
+        // Its checksum field already holds the pseudo-header sum that NEEDS_CSUM expects.
+        const ecn = (buf[t + 13] & TCP_CWR) !== 0 ? VIRTIO_NET_HDR_GSO_ECN : 0;
+        const hdrLength = IPV6_HEADER_LENGTH + ((buf[t + 12] >> 4) << 2);
+        this.#writeHeader(v, VIRTIO_NET_HDR_GSO_TCPV6 | ecn, hdrLength, gso, 16);
+      }
+      return 1;
+    }
     if (buf[offset + 6] === PROTOCOL_UDP) {
       const udpLength = 8 + this.#payload[j];
       buf[offset + 4] = udpLength >> 8;
@@ -217,7 +300,8 @@ export class TcpCoalescer {
       const partialUdp = pseudoHeaderSum(buf, offset, udpLength, PROTOCOL_UDP);
       buf[t + 6] = partialUdp >> 8;
       buf[t + 7] = partialUdp & 0xff;
-      this.#writeHeader(v, VIRTIO_NET_HDR_GSO_UDP_L4, IPV6_HEADER_LENGTH + 8, head, 6);
+      const gso = this.#payloadLength[head];
+      this.#writeHeader(v, VIRTIO_NET_HDR_GSO_UDP_L4, IPV6_HEADER_LENGTH + 8, gso, 6);
       return this.#gather(head, parts);
     }
     const tcpHeader = (buf[t + 12] >> 4) << 2;
@@ -230,14 +314,14 @@ export class TcpCoalescer {
     const partial = pseudoHeaderSum(buf, offset, upper, PROTOCOL_TCP);
     buf[t + 16] = partial >> 8;
     buf[t + 17] = partial & 0xff;
-    this.#writeHeader(v, VIRTIO_NET_HDR_GSO_TCPV6, IPV6_HEADER_LENGTH + tcpHeader, head, 16);
+    const gso = this.#payloadLength[head];
+    this.#writeHeader(v, VIRTIO_NET_HDR_GSO_TCPV6, IPV6_HEADER_LENGTH + tcpHeader, gso, 16);
     return this.#gather(head, parts);
   }
 
   /** The `virtio_net_hdr` of a super-packet: partial checksum from the upper header on. */
-  #writeHeader(v: number, gsoType: number, hdrLength: number, head: number, field: number) {
+  #writeHeader(v: number, gsoType: number, hdrLength: number, gso: number, field: number) {
     const buf = this.#buf;
-    const gso = this.#payloadLength[head];
     buf[v] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
     buf[v + 1] = gsoType;
     buf[v + 2] = hdrLength & 0xff;
@@ -266,7 +350,7 @@ export class TcpCoalescer {
     const u = offset + IPV6_HEADER_LENGTH;
     const payload = length - IPV6_HEADER_LENGTH - 8;
     const candidate = ((buf[u + 4] << 8) | buf[u + 5]) === length - IPV6_HEADER_LENGTH &&
-      (buf[u + 6] | buf[u + 7]) !== 0 && this.#checksumValid(offset, length, PROTOCOL_UDP);
+      (buf[u + 6] | buf[u + 7]) !== 0 && upperChecksumValid(buf, offset, length, PROTOCOL_UDP);
     const found = this.#findFlow(offset);
     if (!candidate) {
       if (found >= 0) this.#close(found);
@@ -307,6 +391,7 @@ export class TcpCoalescer {
     this.#payload[j] = 0;
     this.#inputBytes[j] = this.#length[i];
     this.#open[j] = 0;
+    this.#arrivedGso[j] = 0;
     return j;
   }
 
@@ -354,12 +439,5 @@ export class TcpCoalescer {
     if (buf[ht + 18] !== buf[pt + 18] || buf[ht + 19] !== buf[pt + 19]) return false;
     for (let b = 20; b < tcpHeader; b++) if (buf[ht + b] !== buf[pt + b]) return false;
     return true;
-  }
-
-  #checksumValid(offset: number, length: number, nextHeader: number): boolean {
-    const upper = length - IPV6_HEADER_LENGTH;
-    const sum = pseudoHeaderSum(this.#buf, offset, upper, nextHeader) +
-      onesComplementSum(this.#buf, offset + IPV6_HEADER_LENGTH, upper);
-    return (sum % 0xffff) === 0 && sum !== 0;
   }
 }

@@ -168,6 +168,82 @@ Deno.test("a super-packet from a source that is not ours is dropped segment by s
   await a.forwarder.stop();
 });
 
+/**
+ * What B's raw socket hands over when B's kernel merged A's segments on the uplink (GRO): one
+ * 6in4 packet with the whole payload and, as \`tcp6_gro_complete\` leaves it, only the
+ * pseudo-header sum in the TCP checksum field.
+ */
+function mergedByKernel(payload: Uint8Array, src6 = A_SRC): Uint8Array {
+  const inner = superPacket(payload, 1420, src6).subarray(10);
+  let sum = 6 + inner.length - 40;
+  for (let i = 8; i < 40; i += 2) sum += (inner[i] << 8) | inner[i + 1];
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  new DataView(inner.buffer, inner.byteOffset).setUint16(56, sum);
+  const p = new Uint8Array(20 + inner.length);
+  const v = new DataView(p.buffer);
+  p[0] = 0x45;
+  v.setUint16(2, p.length);
+  p[8] = 64;
+  p[9] = 41;
+  p.set([198, 51, 100, 1], 12);
+  p.set([203, 0, 113, 5], 16);
+  v.setUint16(10, internetChecksum(p, 0, 20));
+  p.set(inner, 20);
+  return p;
+}
+
+Deno.test("a TCP super-packet B's kernel merged before the raw socket goes into the TUN as one GSO packet", async () => {
+  const b = site("203.0.113.5", { batch: 64, offload: true }, true);
+  const payload = pattern(20000);
+  const merged = mergedByKernel(payload);
+  b.link.toStf.push(merged);
+  b.forwarder.pumpNow();
+  assert.equal(b.tun.fromStf.length, 1);
+  const got = b.tun.fromStf[0];
+  const v = new DataView(got.buffer);
+  // NEEDS_CSUM, GSO_TCPV6, hdr_len 60, gso_size for segments of the MTU (1480 - 60).
+  assert.deepEqual([got[0], got[1], v.getUint16(2, true), v.getUint16(4, true)], [1, 4, 60, 1420]);
+  assert.deepEqual([v.getUint16(6, true), v.getUint16(8, true)], [40, 16]);
+  assert.deepEqual(got.subarray(10), merged.subarray(20), "the packet itself unchanged");
+  assert.equal(b.forwarder.counters().ingress.packets, 1);
+  await b.forwarder.stop();
+});
+
+for (
+  const [tuning, vnet] of [[{ batch: 64, offload: false }, true], [{ batch: 1 }, false]] as const
+) {
+  Deno.test(`with ${JSON.stringify(tuning)}, a TCP super-packet B's kernel merged is cut into MTU-sized segments`, async () => {
+    const b = site("203.0.113.5", tuning, vnet);
+    const payload = pattern(20000);
+    b.link.toStf.push(mergedByKernel(payload));
+    b.forwarder.pumpNow();
+    const count = Math.ceil(20000 / 1420);
+    assert.equal(b.tun.fromStf.length, count);
+    const joined: number[] = [];
+    b.tun.fromStf.forEach((written, k) => {
+      if (vnet) assert.deepEqual(written.subarray(0, 10), new Uint8Array(10));
+      const p = vnet ? written.subarray(10) : written;
+      assert.ok(p.length <= 1480);
+      assert.ok(tcpChecksumValid(p), `segment ${k} checksum`);
+      assert.equal(new DataView(p.buffer, p.byteOffset).getUint32(44), 123456 + k * 1420);
+      assert.equal(p[53], k === count - 1 ? 0x18 : 0x10, "PSH on the last segment only");
+      joined.push(...p.subarray(60));
+    });
+    assert.deepEqual(new Uint8Array(joined), payload);
+    assert.equal(b.forwarder.counters().ingress.packets, 1);
+    await b.forwarder.stop();
+  });
+}
+
+Deno.test("a merged super-packet whose inner source the outer one does not match is dropped whole", async () => {
+  const b = site("203.0.113.5", { batch: 64, offload: true }, true);
+  b.link.toStf.push(mergedByKernel(pattern(20000), "2002:c633:6402::5"));
+  b.forwarder.pumpNow();
+  assert.equal(b.tun.fromStf.length, 0);
+  assert.equal(b.forwarder.counters().ingress.dropped["inner-src-spoofed"], 1);
+  await b.forwarder.stop();
+});
+
 for (const batch of [1, 3, 64]) {
   for (const vnet of [false, true]) {
     Deno.test(`with batch ${batch} and${vnet ? "" : " no"} virtio_net_hdr, 100 packets cross both ways unchanged`, async () => {

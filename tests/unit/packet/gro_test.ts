@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { TcpCoalescer } from "../../../lib/packet/gro.ts";
+import { isPartialTcpSuperPacket, TcpCoalescer, tcpSegmentSize } from "../../../lib/packet/gro.ts";
 import { hex, scapyJson, skipWithoutScapy, unhex } from "./_scapy.ts";
 
 const python = scapyJson;
@@ -35,10 +35,11 @@ print(json.dumps({"packets": out, "supers": supers}))
 type Spec = [flow: number, offset: number, length: number, flags: string, corrupt: boolean];
 
 /** Lays the packets out as ingress does (each after 20 bytes of outer header), coalesces. */
-function coalesce(packets: Uint8Array[]) {
-  const slot = 2048;
+function coalesce(packets: Uint8Array[], mtu?: number) {
+  const slot = Math.ceil((Math.max(2000, ...packets.map((p) => p.length)) + 20) / 64) * 64;
   const buf = new Uint8Array(slot * packets.length);
   const c = new TcpCoalescer(packets.length);
+  if (mtu !== undefined) c.mtu = mtu;
   c.reset(buf);
   packets.forEach((p, i) => {
     buf.set(p, i * slot + 20);
@@ -120,6 +121,48 @@ Deno.test("TcpCoalescer keeps apart what must not be joined, and keeps each flow
       new Uint8Array([...packets[a].subarray(72), ...packets[b].subarray(72)]),
     );
   }
+});
+
+Deno.test("TcpCoalescer writes a super-packet the kernel merged (GRO) as one GSO_TCPV6 packet cut for the MTU, in its flow's order", async () => {
+  if (skipWithoutScapy()) return;
+  // Segments 0 and 1 of flow 0, then what the kernel made of the next 20 (scapy's whole
+  // packet with the CHECKSUM_PARTIAL field), then the segment after it.
+  const specs: Spec[] = [
+    [0, 0, MSS, "A", false],
+    [0, MSS, MSS, "A", false],
+    [0, 22 * MSS, MSS, "A", false],
+  ];
+  const r = await python(FLOW_PY, { specs, supers: [[2 * MSS, 20 * MSS, "A"]] }) as {
+    packets: string[];
+    supers: string[];
+  };
+  const [s0, s1, after] = r.packets.map(unhex);
+  const merged = unhex(r.supers[0]);
+  assert.ok(isPartialTcpSuperPacket(merged, 0, merged.length));
+  for (const p of [s0, s1, after]) assert.ok(!isPartialTcpSuperPacket(p, 0, p.length));
+  for (const mtu of [1480, 1280]) {
+    const out = coalesce([s0, s1, merged, after], mtu);
+    assert.deepEqual(out.map((o) => o.members), [2, 1, 1]);
+    const v = new DataView(out[1].vnet.buffer, out[1].vnet.byteOffset, 10);
+    // NEEDS_CSUM, GSO_TCPV6, hdr_len 40 + 32, segments of the MTU, csum 40 / 16.
+    assert.deepEqual(
+      [v.getUint8(0), v.getUint8(1), v.getUint16(2, true), v.getUint16(4, true)],
+      [1, 4, 72, mtu - 72],
+    );
+    assert.equal(tcpSegmentSize(merged, 0, mtu), mtu - 72);
+    assert.deepEqual([v.getUint16(6, true), v.getUint16(8, true)], [40, 16]);
+    assert.equal(hex(out[1].packet), r.supers[0], "the packet itself unchanged");
+    assert.equal(hex(out[2].vnet), "00".repeat(10));
+  }
+});
+
+Deno.test("isPartialTcpSuperPacket() is false for a segment whose checksum is merely wrong", async () => {
+  if (skipWithoutScapy()) return;
+  const r = await python(FLOW_PY, { specs: [[0, 0, MSS, "A", true]], supers: [] }) as {
+    packets: string[];
+  };
+  const bad = unhex(r.packets[0]);
+  assert.ok(!isPartialTcpSuperPacket(bad, 0, bad.length));
 });
 
 Deno.test("TcpCoalescer passes non-TCP packets through alone", () => {

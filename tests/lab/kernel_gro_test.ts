@@ -1,0 +1,113 @@
+/**
+ * Receive coalescing by the kernel in front of stf: on a real uplink (a NIC with GRO, the
+ * default), Linux merges consecutive 6in4 TCP segments of a flow before the raw socket sees
+ * them (the `sit` GRO offload is built into IPv6, whether or not the `sit` driver exists). The
+ * raw socket then hands stf one large packet whose inner TCP checksum holds only the
+ * pseudo-header sum (CHECKSUM_PARTIAL, as `tcp6_gro_complete` leaves it). Written into the TUN
+ * as it is, the receiving TCP drops every such packet and the transfer stalls.
+ *
+ * The lab makes B's veth behave like such a NIC: GRO on, the sender's veth without TSO/GSO (so
+ * that veth takes its NAPI path), and `gro_flush_timeout` with `napi_defer_hard_irqs` so that
+ * segments arriving in separate polls are held and merged, as interrupt moderation does.
+ * The test checks that the kernel did merge (else it proves nothing), then that a file crosses
+ * intact, with no TCP checksum error at B, with offloads on, off, and without batches.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { labTest } from "./_lab.ts";
+import { B_STF, buildTwoSites, startBoth, type TwoSites } from "./_two_sites.ts";
+import { LabProcess, waitUntil } from "./_seed.ts";
+
+const PORT = 5001;
+const FILE_BYTES = 8 * 1024 * 1024;
+
+/** A counter of `nstat` in a namespace (absolute, not reset). */
+async function nstat(sites: TwoSites, site: "a" | "b", name: string): Promise<number> {
+  const text = await sites[site].run`nstat -az ${name}`.text();
+  const m = new RegExp(`^${name}\\s+(\\d+)`, "m").exec(text);
+  return m === null ? 0 : Number(m[1]);
+}
+
+async function rxPackets(sites: TwoSites, site: "a" | "b"): Promise<number> {
+  type Link = { stats64: { rx: { packets: number } } };
+  const links = await sites[site].json<Link[]>`ip -s -j link show dev eth0`;
+  return links[0].stats64.rx.packets;
+}
+
+async function sha256(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Makes B's eth0 coalesce like a NIC with GRO and interrupt moderation. */
+async function coalesceAtB(sites: TwoSites): Promise<void> {
+  await sites.a.run`ethtool -K eth0 tso off gso off`.quiet();
+  await sites.b.run`ethtool -K eth0 gro on`.quiet();
+  await sites.b.run`sh -c ${
+    "echo 200000 > /sys/class/net/eth0/gro_flush_timeout && " +
+    "echo 2 > /sys/class/net/eth0/napi_defer_hard_irqs"
+  }`;
+}
+
+/** Sends the file from A to B's stf0 address over TCP; returns B's copy's path. */
+async function transfer(sites: TwoSites, source: string, name: string): Promise<string> {
+  const target = `${sites.dir}/${name}`;
+  await using server = new LabProcess(sites.b, [
+    "socat",
+    "-u",
+    `TCP6-LISTEN:${PORT},reuseaddr`,
+    `OPEN:${target},creat,trunc`,
+  ], { label: "socat server" });
+  await waitUntil(
+    async () => (await sites.b.run`ss -Hltn sport = :${PORT}`.text()).trim() !== "",
+    "the socat server did not listen",
+  );
+  const sent = await sites.a
+    .run`timeout 30 socat -u OPEN:${source} TCP6:[${B_STF}]:${PORT}`.noThrow().quiet();
+  assert.equal(sent.code, 0, `socat client exit code ${sent.code} (124: the transfer stalled)`);
+  // The server ends by itself once it has written what the connection brought.
+  await waitUntil(() => server.status !== undefined, "the socat server did not finish");
+  assert.equal(server.status?.code, 0, server.output());
+  return target;
+}
+
+labTest(
+  "TCP segments the uplink's kernel coalesced (GRO) before the raw socket cross intact",
+  async (t) => {
+    await using sites = await buildTwoSites();
+    await coalesceAtB(sites);
+    const source = `${sites.dir}/source`;
+    const data = new Uint8Array(FILE_BYTES);
+    for (let i = 0; i < FILE_BYTES; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
+    await Deno.writeFile(source, data);
+    const expected = await sha256(source);
+
+    for (const flags of [[], ["--no-offload"], ["--batch", "1"]]) {
+      await t.step(`stf run ${flags.join(" ") || "(defaults)"}`, async () => {
+        const [a, b] = await startBoth(sites, {
+          a: [...flags, "--control-socket", `${sites.dir}/a.sock`],
+          b: [...flags, "--control-socket", `${sites.dir}/b.sock`],
+        });
+        try {
+          const rx0 = await rxPackets(sites, "b");
+          const ip0 = await nstat(sites, "b", "IpInReceives");
+          const csum0 = await nstat(sites, "b", "TcpInCsumErrors");
+          const copy = await transfer(sites, source, `copy${flags.join("")}`);
+          const merged = (await rxPackets(sites, "b") - rx0) -
+            (await nstat(sites, "b", "IpInReceives") - ip0);
+          // Without merges at B's eth0 this test would prove nothing.
+          assert.ok(merged > 100, `B's kernel merged only ${merged} packets`);
+          assert.equal(await nstat(sites, "b", "TcpInCsumErrors") - csum0, 0);
+          assert.equal(await sha256(copy), expected, "the copy differs from the source");
+          const counters = await b.counters();
+          assert.equal(counters.ingress.dropped.malformed, 0);
+          assert.ok(counters.ingress.packets > 0);
+        } finally {
+          await a.stop("SIGTERM", 5_000);
+          await b.stop("SIGTERM", 5_000);
+        }
+      });
+    }
+  },
+);
