@@ -10,7 +10,8 @@
  * that veth takes its NAPI path), and `gro_flush_timeout` with `napi_defer_hard_irqs` so that
  * segments arriving in separate polls are held and merged, as interrupt moderation does.
  * The test checks that the kernel did merge (else it proves nothing), then that a file crosses
- * intact, with no TCP checksum error at B, with offloads on, off, and without batches.
+ * intact, with no TCP checksum error at B, with offloads on, off, without batches, and with two
+ * queues.
  *
  * @module
  */
@@ -83,7 +84,7 @@ labTest(
     await Deno.writeFile(source, data);
     const expected = await sha256(source);
 
-    for (const flags of [[], ["--no-offload"], ["--batch", "1"]]) {
+    for (const flags of [[], ["--no-offload"], ["--batch", "1"], ["--queues", "2"]]) {
       await t.step(`stf run ${flags.join(" ") || "(defaults)"}`, async () => {
         const [a, b] = await startBoth(sites, {
           a: [...flags, "--control-socket", `${sites.dir}/a.sock`],
