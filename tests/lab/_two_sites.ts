@@ -6,7 +6,8 @@
  * @module
  */
 import { Netns, vethPair } from "./_lab.ts";
-import { LabProcess, StfProcess } from "./_seed.ts";
+import assert from "node:assert/strict";
+import { LabProcess, StfProcess, waitUntil } from "./_seed.ts";
 
 /** Site A's IPv4. */
 export const A_IPV4 = "198.51.100.1";
@@ -78,6 +79,48 @@ export function floodPing(ns: Netns, target: string, seconds: number): LabProces
   return new LabProcess(ns, ["ping", "-n", "-q", "-f", "-w", `${seconds}`, target], {
     label: "ping -f",
   });
+}
+
+/** Writes `bytes` random bytes to a file in the sites' directory; returns its path. */
+export async function randomFile(sites: TwoSites, bytes: number): Promise<string> {
+  const path = `${sites.dir}/source`;
+  const data = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
+  await Deno.writeFile(path, data);
+  return path;
+}
+
+/** The SHA-256 of a file, in hex. */
+export async function sha256(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const TRANSFER_PORT = 5001;
+
+/**
+ * Sends a file over TCP from A to B's stf0 address (socat on both ends, 30 s at most); returns
+ * the path of B's copy.
+ */
+export async function transferToB(sites: TwoSites, source: string, name: string): Promise<string> {
+  const target = `${sites.dir}/${name}`;
+  await using server = new LabProcess(sites.b, [
+    "socat",
+    "-u",
+    `TCP6-LISTEN:${TRANSFER_PORT},reuseaddr`,
+    `OPEN:${target},creat,trunc`,
+  ], { label: "socat server" });
+  await waitUntil(
+    async () => (await sites.b.run`ss -Hltn sport = :${TRANSFER_PORT}`.text()).trim() !== "",
+    "the socat server did not listen",
+  );
+  const sent = await sites.a
+    .run`timeout 30 socat -u OPEN:${source} TCP6:[${B_STF}]:${TRANSFER_PORT}`.noThrow().quiet();
+  assert.equal(sent.code, 0, `socat client exit code ${sent.code} (124: the transfer stalled)`);
+  // The server ends by itself once it has written what the connection brought.
+  await waitUntil(() => server.status !== undefined, "the socat server did not finish");
+  assert.equal(server.status?.code, 0, server.output());
+  return target;
 }
 
 /** Sleeps. */

@@ -17,11 +17,14 @@
  */
 import assert from "node:assert/strict";
 import { labTest } from "./_lab.ts";
-import { B_STF, buildTwoSites, startBoth, type TwoSites } from "./_two_sites.ts";
-import { LabProcess, waitUntil } from "./_seed.ts";
-
-const PORT = 5001;
-const FILE_BYTES = 8 * 1024 * 1024;
+import {
+  buildTwoSites,
+  randomFile,
+  sha256,
+  startBoth,
+  transferToB,
+  type TwoSites,
+} from "./_two_sites.ts";
 
 /** A counter of `nstat` in a namespace (absolute, not reset). */
 async function nstat(sites: TwoSites, site: "a" | "b", name: string): Promise<number> {
@@ -36,11 +39,6 @@ async function rxPackets(sites: TwoSites, site: "a" | "b"): Promise<number> {
   return links[0].stats64.rx.packets;
 }
 
-async function sha256(path: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** Makes B's eth0 coalesce like a NIC with GRO and interrupt moderation. */
 async function coalesceAtB(sites: TwoSites): Promise<void> {
   await sites.a.run`ethtool -K eth0 tso off gso off`.quiet();
@@ -51,37 +49,12 @@ async function coalesceAtB(sites: TwoSites): Promise<void> {
   }`;
 }
 
-/** Sends the file from A to B's stf0 address over TCP; returns B's copy's path. */
-async function transfer(sites: TwoSites, source: string, name: string): Promise<string> {
-  const target = `${sites.dir}/${name}`;
-  await using server = new LabProcess(sites.b, [
-    "socat",
-    "-u",
-    `TCP6-LISTEN:${PORT},reuseaddr`,
-    `OPEN:${target},creat,trunc`,
-  ], { label: "socat server" });
-  await waitUntil(
-    async () => (await sites.b.run`ss -Hltn sport = :${PORT}`.text()).trim() !== "",
-    "the socat server did not listen",
-  );
-  const sent = await sites.a
-    .run`timeout 30 socat -u OPEN:${source} TCP6:[${B_STF}]:${PORT}`.noThrow().quiet();
-  assert.equal(sent.code, 0, `socat client exit code ${sent.code} (124: the transfer stalled)`);
-  // The server ends by itself once it has written what the connection brought.
-  await waitUntil(() => server.status !== undefined, "the socat server did not finish");
-  assert.equal(server.status?.code, 0, server.output());
-  return target;
-}
-
 labTest(
   "TCP segments the uplink's kernel coalesced (GRO) before the raw socket cross intact",
   async (t) => {
     await using sites = await buildTwoSites();
     await coalesceAtB(sites);
-    const source = `${sites.dir}/source`;
-    const data = new Uint8Array(FILE_BYTES);
-    for (let i = 0; i < FILE_BYTES; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
-    await Deno.writeFile(source, data);
+    const source = await randomFile(sites, 8 * 1024 * 1024);
     const expected = await sha256(source);
 
     for (const flags of [[], ["--no-offload"], ["--batch", "1"], ["--queues", "2"]]) {
@@ -94,7 +67,7 @@ labTest(
           const rx0 = await rxPackets(sites, "b");
           const ip0 = await nstat(sites, "b", "IpInReceives");
           const csum0 = await nstat(sites, "b", "TcpInCsumErrors");
-          const copy = await transfer(sites, source, `copy${flags.join("")}`);
+          const copy = await transferToB(sites, source, `copy${flags.join("")}`);
           const merged = (await rxPackets(sites, "b") - rx0) -
             (await nstat(sites, "b", "IpInReceives") - ip0);
           // Without merges at B's eth0 this test would prove nothing.
