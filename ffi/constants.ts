@@ -144,6 +144,12 @@ export const MSG_TRUNC = 0x20;
 export const MSG_DONTWAIT = 0x40;
 /** `MSG_WAITFORONE` (recvmmsg: block for the first message only). */
 export const MSG_WAITFORONE = 0x10000;
+/** `MSG_ERRQUEUE`: read the socket's error queue (`IP_RECVERR`). */
+export const MSG_ERRQUEUE = 0x2000;
+/** `IP_RECVERR` (level `IPPROTO_IP`): queue errors with details; also its cmsg type. */
+export const IP_RECVERR = 11;
+/** `SO_EE_ORIGIN_LOCAL`: `sock_extended_err.ee_origin` of an error raised by this host. */
+export const SO_EE_ORIGIN_LOCAL = 1;
 
 // <fcntl.h>, <poll.h>, <sys/eventfd.h>
 
@@ -287,6 +293,8 @@ export const ENODEV = 19;
 export const EINVAL = 22;
 /** `ENOBUFS`. */
 export const ENOBUFS = 105;
+/** `EMSGSIZE`. */
+export const EMSGSIZE = 90;
 /** `EADDRNOTAVAIL`. */
 export const EADDRNOTAVAIL = 99;
 /** `ESRCH`. */

@@ -14,6 +14,7 @@ export const FASTPATH_SYMBOLS = {
   read: { parameters: ["i32", "pointer", "usize"], result: "i32" },
   writev: { parameters: ["i32", "pointer", "i32"], result: "i32" },
   sendmsg: { parameters: ["i32", "pointer", "i32"], result: "i32" },
+  recvmsg: { parameters: ["i32", "pointer", "i32"], result: "i32" },
   sendmmsg: { parameters: ["i32", "pointer", "u32", "i32"], result: "i32" },
   recvmmsg: { parameters: ["i32", "pointer", "u32", "i32", "pointer"], result: "i32" },
   poll: { parameters: ["pointer", "u64", "i32"], result: "i32" },

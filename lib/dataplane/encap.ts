@@ -14,7 +14,10 @@
  *    packet `too-big` although it fits the tunnel MTU.
  * 4. encapsulate — the outer IPv4 header written into the headroom (RFC 4213 §3.5, RFC 6040).
  * 5. send — the whole IPv4 packet on the protocol-41 link (IP_HDRINCL); with batches, the
- *    accepted packets of a batch in one `sendmmsg`.
+ *    accepted packets of a batch in one `sendmmsg`. A packet larger than the MTU of the route
+ *    to its destination (an uplink with MTU 1492, say) fails with EMSGSIZE: the route's MTU,
+ *    read from the socket's error queue, goes into the path MTU table and the packet is
+ *    `too-big` (RFC 4213 §3.4: the IPv6 source learns the tunnel's MTU for that path).
  * 6. answer — `too-big` gets an ICMPv6 Packet Too Big, `no-relay` an ICMPv6 unreachable,
  *    written back into the TUN, rate-limited (RFC 4443 §2.4 f).
  * 7. count — one counter per reason; forwarded packets and bytes.
@@ -62,7 +65,7 @@ import {
   SLOT_PMTU_UPDATES,
 } from "./counters.ts";
 import { RateLimiter } from "./rate_limit.ts";
-import type { IcmpSource, Link, TunDevice } from "./types.ts";
+import { type IcmpSource, type Link, SendError, type TunDevice } from "./types.ts";
 
 /** Bytes kept free in front of each IPv6 packet for the outer IPv4 header. */
 export const HEADROOM = 20;
@@ -70,6 +73,8 @@ export const HEADROOM = 20;
 export const MAX_PACKET = 65535;
 /** `EAGAIN` as a negative errno: the socket's send buffer is full. */
 const NEG_EAGAIN = -11;
+/** `EMSGSIZE` as a negative errno: larger than the route's MTU. */
+const NEG_EMSGSIZE = -90;
 
 /** Options of {@link EgressPath} besides the policy settings. */
 export interface EgressPathOptions {
@@ -117,6 +122,7 @@ export class EgressPath {
   readonly #tooBig = { mtu: 1280, source: new Uint8Array(16) };
   readonly #unreachable = { code: UNREACHABLE_NO_ROUTE, source: new Uint8Array(16) };
   readonly #fragNeeded = new FragmentationNeeded();
+  readonly #sendError = new SendError();
   readonly #icmpLimit: RateLimiter;
   readonly #dropLimit = new RateLimiter(10);
   // Batches (undefined: one packet at a time through #buf).
@@ -230,7 +236,9 @@ export class EgressPath {
     const total = this.#policy.encapsulate(buf, HEADROOM, result);
     const sent = this.#link.send(buf, 0, total, result.outerDst);
     if (sent < 0) {
-      values[SLOT_IO_ERRORS]++;
+      if (sent !== NEG_EMSGSIZE || !this.#tooBigForRoute(buf, HEADROOM, length, result.outerDst)) {
+        values[SLOT_IO_ERRORS]++;
+      }
       return;
     }
     values[Reason.Forwarded]++;
@@ -347,11 +355,40 @@ export class EgressPath {
         values[SLOT_IO_ERRORS] += count - i;
         break;
       } else {
-        values[SLOT_IO_ERRORS]++; // this destination failed; go on with the next
+        // This destination failed; go on with the next.
+        const at = batch.offset(i) + HEADROOM;
+        const destination = batch.destinations[i];
+        if (
+          sent !== NEG_EMSGSIZE ||
+          !this.#tooBigForRoute(batch.bytes, at, this.#innerLengths[i], destination)
+        ) {
+          values[SLOT_IO_ERRORS]++;
+        }
         i++;
       }
     }
     return 0;
+  }
+
+  /**
+   * A send failed with EMSGSIZE: learns the route MTUs the kernel queued (`IP_RECVERR`) into
+   * the path MTU table and drops the IPv6 packet at `buf[offset]` as `too-big` with an ICMPv6
+   * Packet Too Big. Returns false when no MTU was learnt for `destination` (an I/O error then).
+   */
+  #tooBigForRoute(buf: Uint8Array, offset: number, length: number, destination: number): boolean {
+    const error = this.#sendError;
+    const now = performance.now();
+    let learnt = false;
+    while (this.#link.nextSendError?.(error)) {
+      this.#pathMtu.update(error.destination, error.mtu, now);
+      this.#values[SLOT_PMTU_UPDATES]++;
+      if (error.destination === destination) learnt = true;
+    }
+    this.#values[SLOT_PMTU_ENTRIES] = this.#pathMtu.size;
+    if (!learnt) return false;
+    this.#result.mtu = this.#pathMtu.innerMtu(destination, now, this.#policy.settings.mtu);
+    this.#drop(Reason.TooBig, buf, offset, length);
+    return true;
   }
 
   #answerTooBig(buf: Uint8Array, offset: number, length: number, mtu: number): void {

@@ -5,7 +5,7 @@
  * @module
  */
 import type { PacketBatch } from "./batch.ts";
-import type { IcmpSource, Link, TunDevice } from "./types.ts";
+import type { IcmpSource, Link, SendError, TunDevice } from "./types.ts";
 
 /** A TUN device whose "kernel side" is two queues. */
 export class MemoryTun implements TunDevice {
@@ -82,6 +82,12 @@ export class MemoryLink implements Link, IcmpSource {
   peer?: MemoryLink;
   /** When set, `send` fails with this negative errno (fault injection). */
   failWith?: number;
+  /**
+   * When set, the route's MTU: a larger packet fails with EMSGSIZE and leaves a
+   * {@link SendError}, as the kernel's `IP_RECVERR` queue does.
+   */
+  routeMtu?: number;
+  readonly #sendErrors: { destination: number; mtu: number }[] = [];
   #closed = false;
 
   /** Receives the next queued packet. */
@@ -96,6 +102,10 @@ export class MemoryLink implements Link, IcmpSource {
   /** Records (and forwards to the peer) a copy of the packet. */
   send(buf: Uint8Array, offset: number, length: number, destination: number): number {
     if (this.failWith !== undefined) return this.failWith;
+    if (this.routeMtu !== undefined && length > this.routeMtu) {
+      this.#sendErrors.push({ destination, mtu: this.routeMtu });
+      return -90; // EMSGSIZE
+    }
     const bytes = buf.slice(offset, offset + length);
     this.sent.push({ bytes, destination });
     this.peer?.toStf.push(bytes);
@@ -122,6 +132,15 @@ export class MemoryLink implements Link, IcmpSource {
       batch.lengths[n++] = length;
     }
     return n;
+  }
+
+  /** Takes the next queued EMSGSIZE error. */
+  nextSendError(out: SendError): boolean {
+    const e = this.#sendErrors.shift();
+    if (e === undefined) return false;
+    out.destination = e.destination;
+    out.mtu = e.mtu;
+    return true;
   }
 
   /** Marks the link closed. */

@@ -15,7 +15,14 @@ import {
   writeAddress,
 } from "../../ffi/fastpath.ts";
 import type { PacketBatch } from "./batch.ts";
-import type { IcmpSource, Link, TunDevice } from "./types.ts";
+import type { IcmpSource, Link, SendError, TunDevice } from "./types.ts";
+import {
+  EMSGSIZE,
+  IP_RECVERR,
+  IPPROTO_IP,
+  MSG_ERRQUEUE,
+  SO_EE_ORIGIN_LOCAL,
+} from "../../ffi/constants.ts";
 
 const EAGAIN = 11;
 const EINTR = 4;
@@ -225,6 +232,11 @@ export class FdLink implements Link, IcmpSource {
   readonly #msghdr: Deno.PointerValue;
   #send?: BatchStructs;
   #recv?: BatchStructs;
+  // recvmsg(MSG_ERRQUEUE): msghdr at 0, sockaddr_in at 64, iovec at 80, the quoted header at
+  // 96 (64 bytes), control messages at 160 (96 bytes).
+  readonly #errors: PinnedBuffer = pinnedBuffer(256);
+  readonly #errorWords = new Uint32Array(this.#errors.bytes.buffer);
+  readonly #errorView = new DataView(this.#errors.bytes.buffer);
 
   /**
    * Wraps a raw socket fd (the caller owns it and closes it).
@@ -245,6 +257,52 @@ export class FdLink implements Link, IcmpSource {
     writeAddress(this.#words, 12, s.address + 16); // msg_iov → iovec
     this.#words[14] = 1; // msg_iovlen
     this.#msghdr = Deno.UnsafePointer.create(BigInt(s.address + 32));
+    const e = this.#errors;
+    writeAddress(this.#errorWords, 0, e.address + 64); // msg_name → sockaddr_in
+    writeAddress(this.#errorWords, 4, e.address + 80); // msg_iov → iovec
+    this.#errorWords[6] = 1; // msg_iovlen
+    writeAddress(this.#errorWords, 8, e.address + 160); // msg_control
+    writeAddress(this.#errorWords, 20, e.address + 96); // iov_base
+    this.#errorWords[22] = 64; // iov_len
+  }
+
+  /**
+   * Reads the socket's error queue (`IP_RECVERR`) until an EMSGSIZE raised by this host:
+   * `sock_extended_err.ee_info` is the route's MTU, the message's address the destination.
+   * Other queued errors are consumed and skipped.
+   */
+  nextSendError(out: SendError): boolean {
+    const words = this.#errorWords;
+    const view = this.#errorView;
+    for (;;) {
+      words[2] = 16; // msg_namelen
+      words[10] = 96; // msg_controllen (low word; the high word stays 0)
+      words[12] = 0; // msg_flags
+      const n = this.#lib.symbols.recvmsg(
+        this.fd,
+        this.#errors.pointer,
+        MSG_ERRQUEUE | MSG_DONTWAIT,
+      );
+      if (n < 0) return false; // EAGAIN: the queue is empty
+      // cmsghdr: cmsg_len (8 bytes), cmsg_level, cmsg_type, then sock_extended_err.
+      const controlLength = words[10];
+      for (let c = 160; c + 32 <= 160 + controlLength;) {
+        const length = view.getUint32(c, true);
+        if (length < 16) break;
+        const level = view.getInt32(c + 8, true);
+        const type = view.getInt32(c + 12, true);
+        if (
+          level === IPPROTO_IP && type === IP_RECVERR &&
+          view.getUint32(c + 16, true) === EMSGSIZE &&
+          view.getUint8(c + 20) === SO_EE_ORIGIN_LOCAL
+        ) {
+          out.mtu = view.getUint32(c + 24, true);
+          out.destination = view.getUint32(68, false); // sin_addr, network order
+          return true;
+        }
+        c += (length + 7) & ~7;
+      }
+    }
   }
 
   /** Receives one whole IPv4 packet. */

@@ -51,8 +51,22 @@ export interface Link {
    * waiting, or a negative errno.
    */
   recvBatch(batch: PacketBatch, count: number): number;
+  /**
+   * Takes the next "message too long" the host queued about our sends (a send failed with
+   * EMSGSIZE: the packet was larger than the MTU of the route to `destination`) into `out`;
+   * false when there is none. Absent: such errors carry no MTU.
+   */
+  nextSendError?(out: SendError): boolean;
   /** Releases the socket. */
   close(): void;
+}
+
+/** A send that was too large for its route: where to, and the route's MTU. */
+export class SendError {
+  /** The outer destination (IPv4 as a number). */
+  destination = 0;
+  /** The MTU of the route to it (the whole IPv4 packet). */
+  mtu = 0;
 }
 
 /** A source of ICMPv4 errors about our packets (a raw ICMP socket), for path MTU. */

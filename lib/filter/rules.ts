@@ -303,7 +303,8 @@ export function isWithoutRelay(ctx: RuleContext, dstEmbedded: number): boolean {
 
 /**
  * `too-big`: the packet is longer than the tunnel MTU (RFC 4213 §3.2) or the inner MTU learnt
- * for the peer (RFC 4213 §3.4).
+ * for the peer (RFC 4213 §3.4: from ICMPv4 "fragmentation needed", or from the route's MTU
+ * when a send failed with EMSGSIZE).
  *
  * @param length the IPv6 packet length
  * @param mtu the inner MTU that applies

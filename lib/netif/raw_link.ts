@@ -8,6 +8,7 @@ import {
   AF_INET,
   check,
   IP_HDRINCL,
+  IP_RECVERR,
   IPPROTO_IP,
   IPPROTO_IPV6,
   openLibc,
@@ -63,8 +64,6 @@ function setIntOption(fd: number, level: number, option: number, value: number, 
 
 /** `IPPROTO_RAW`: a raw socket that only sends, any protocol, header included. */
 const IPPROTO_RAW = 255;
-/** `IP_RECVERR`: report local send errors (ENOBUFS from a full queue) instead of hiding them. */
-const IP_RECVERR = 11;
 
 /** Opens a raw IPv4 socket, sets one option and the buffer sizes; closes it on failure. */
 function openRawSocket(
@@ -117,7 +116,8 @@ export function openRawLink(options: RawLinkOptions = {}): SocketHandle {
  * Opens the send-only raw socket of the egress path: `IPPROTO_RAW` (header included, and it
  * receives nothing, so it costs no copy of incoming protocol 41) with `IP_RECVERR`, without
  * which Linux hides ENOBUFS from a full transmit queue on raw sends and the packet would count
- * as forwarded.
+ * as forwarded; with it, a packet larger than the route's MTU (EMSGSIZE) leaves that MTU on
+ * the socket's error queue (`FdLink.nextSendError`).
  *
  * @param options buffer sizes and blocking mode
  * @throws {SyscallError} EPERM without root or CAP_NET_RAW

@@ -102,6 +102,40 @@ Deno.test("the forwarder answers an oversize packet with ICMPv6 Packet Too Big i
   await a.forwarder.stop();
 });
 
+for (const batch of [1, 64]) {
+  Deno.test(`with batch ${batch}, a packet larger than the route's MTU teaches the path MTU and is answered with Packet Too Big`, async () => {
+    const tun = new MemoryTun();
+    const link = new MemoryLink();
+    link.routeMtu = 1492; // an uplink over PPPoE: 1480 + 20 does not fit
+    const a = startInProcessForwarder({ tun, link }, {
+      settings: settings("198.51.100.1"),
+      icmpSource: "2002:c633:6401::1",
+      manual: true,
+      tuning: { batch },
+    });
+    const to = "2002:cb00:7105::1";
+    tun.toStf.push(ipv6Packet("2002:c633:6401::5", to, 1480 - 40));
+    a.pumpNow();
+    let c = a.counters().egress;
+    assert.deepEqual([c.dropped["too-big"], c.ioErrors, c.packets], [1, 0, 0]);
+    assert.deepEqual([c.pathMtuUpdates, c.pathMtuEntries, c.icmpSent], [1, 1, 1]);
+    const icmp = tun.fromStf[0];
+    assert.equal(icmp[40], 2, "Packet Too Big");
+    assert.equal(new DataView(icmp.buffer).getUint32(44), 1472, "MTU: 1492 - 20");
+    // Now the filter knows: a second large packet is refused before the send, a fitting one
+    // goes out.
+    tun.toStf.push(ipv6Packet("2002:c633:6401::5", to, 1480 - 40));
+    tun.toStf.push(ipv6Packet("2002:c633:6401::5", to, 1472 - 40));
+    a.pumpNow();
+    c = a.counters().egress;
+    assert.deepEqual([c.dropped["too-big"], c.ioErrors, c.packets], [2, 0, 1]);
+    assert.equal(c.pathMtuUpdates, 1, "the second was refused by the path MTU, not the kernel");
+    assert.equal(link.sent.length, 1);
+    assert.equal(link.sent[0].bytes.length, 1492);
+    await a.stop();
+  });
+}
+
 Deno.test("a reload changes the policy without touching the devices; a bad one is refused", async () => {
   const a = site("198.51.100.1");
   const b = site("203.0.113.5");
