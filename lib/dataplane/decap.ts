@@ -148,7 +148,7 @@ export class IngressPath {
       }
       return;
     }
-    const written = this.#write(this.#buf, result.innerOffset, result.innerLength, false);
+    const written = this.#write(this.#buf, result.innerOffset, result.innerLength);
     if (written < 0) {
       values[SLOT_IO_ERRORS]++;
       return;
@@ -184,7 +184,7 @@ export class IngressPath {
         coalescer.add(result.innerOffset, result.innerLength);
         continue;
       }
-      const written = this.#write(bytes, result.innerOffset, result.innerLength, this.#vnet);
+      const written = this.#write(bytes, result.innerOffset, result.innerLength);
       if (written < 0) {
         values[SLOT_IO_ERRORS]++;
         continue;
@@ -212,12 +212,12 @@ export class IngressPath {
 
   /**
    * Writes one inner packet into the TUN (no coalescing), after a zero `virtio_net_hdr` when
-   * `vnet`; a super-packet the uplink's kernel made is cut into segments first. Returns what
-   * the (last) write returned.
+   * the device takes one; a super-packet the uplink's kernel made is cut into segments first.
+   * Returns what the (last) write returned.
    */
-  #write(buf: Uint8Array, ipv6: number, length: number, vnet: boolean): number {
+  #write(buf: Uint8Array, ipv6: number, length: number): number {
     if (isPartialTcpSuperPacket(buf, ipv6, length)) return this.#writeSegments(buf, ipv6, length);
-    if (!vnet) return this.#tun.write(buf, ipv6, length);
+    if (!this.#vnet) return this.#tun.write(buf, ipv6, length);
     // A zero virtio_net_hdr over the end of the outer header, which is no longer needed.
     const v = ipv6 - VIRTIO_NET_HDR_LENGTH;
     buf.fill(0, v, ipv6);
