@@ -117,6 +117,7 @@ export class BenchLab implements AsyncDisposable {
   readonly a: Netns;
   /** Site B: the iperf3 server side. */
   readonly b: Netns;
+  #uplinkGro = false;
 
   private constructor(a: Netns, b: Netns) {
     this.a = a;
@@ -142,6 +143,28 @@ export class BenchLab implements AsyncDisposable {
     }
   }
 
+  /**
+   * Makes B's veth merge what it receives as a NIC with GRO does (the default of real
+   * uplinks), or undoes it: GRO on B, A's veth without TSO/GSO (veth only takes its NAPI path,
+   * where GRO runs, for packets it cannot segment), and `gro_flush_timeout` with
+   * `napi_defer_hard_irqs` so that packets of separate polls are merged, as interrupt
+   * moderation does. A plain veth never merges the 6in4 packets of a raw socket.
+   *
+   * @param on merge (true) or not (false, the lab's default)
+   */
+  async setUplinkGro(on: boolean): Promise<void> {
+    if (on === this.#uplinkGro) return;
+    this.#uplinkGro = on;
+    const offloads = on ? "off" : "on";
+    await this.a.run`ethtool -K ${VETH} tso ${offloads} gso ${offloads}`.quiet();
+    await this.b.run`ethtool -K ${VETH} gro ${on ? "on" : "off"}`.quiet();
+    const sysfs = `/sys/class/net/${VETH}`;
+    await this.b.run`sh -c ${
+      `echo ${on ? 200000 : 0} > ${sysfs}/gro_flush_timeout && ` +
+      `echo ${on ? 2 : 0} > ${sysfs}/napi_defer_hard_irqs`
+    }`;
+  }
+
   /** The namespaces' names (for messages and for checking the cleanup). */
   get names(): readonly string[] {
     return [this.a.name, this.b.name];
@@ -162,6 +185,11 @@ export interface ForwarderSpec {
   readonly kind: "native" | "socat" | "cfwd" | "stf";
   /** Extra command-line flags for `stf run` (variants). */
   readonly flags?: readonly string[];
+  /**
+   * B's veth merges received packets like a NIC with GRO and interrupt moderation
+   * ({@link BenchLab.setUplinkGro}); default: plain veth, nothing merged.
+   */
+  readonly uplinkGro?: boolean;
 }
 
 /** Where to find the programs the forwarders need. */

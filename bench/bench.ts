@@ -8,10 +8,11 @@
  *   [--udp-bitrate 0] [--out bench-results.json]
  * ```
  *
- * Needs root, `ip netns`, iperf3, ping and ss; socat and gcc for their rows. Extra stf rows
- * (each optimisation switched off) come from `STF_VARIANTS` below and from the environment
- * variable `STF_BENCH_VARIANTS`, a JSON array of `{ "name": "…", "flags": ["…"] }`.
- * `STF_BENCH_MAIN` points at another stf entry point (another checkout's `main.ts`).
+ * Needs root, `ip netns`, iperf3, ping, ss and ethtool; socat and gcc for their rows. Extra
+ * stf rows (each optimisation switched off) come from `STF_VARIANTS` below and from the
+ * environment variable `STF_BENCH_VARIANTS`, a JSON array of `{ "name": "…", "flags": ["…"] }`.
+ * `STF_BENCH_MAIN` points at another stf entry point (another checkout's `main.ts`). The
+ * `*-uplink-gro` rows run with B's veth merging like a NIC with GRO (`UPLINK_GRO_SPECS`).
  *
  * @module
  */
@@ -66,6 +67,16 @@ const BASE_SPECS: readonly ForwarderSpec[] = [
   { name: "socat", kind: "socat" },
   { name: "cfwd", kind: "cfwd" },
   { name: "stf", kind: "stf" },
+];
+
+/**
+ * Rows in another environment: B's veth merges received packets as a NIC with GRO does
+ * (`BenchLab.setUplinkGro`), so the receiving raw socket gets TCP super-packets with a partial
+ * checksum. Not in the ratio table: the other rows run on a plain veth.
+ */
+const UPLINK_GRO_SPECS: readonly ForwarderSpec[] = [
+  { name: "cfwd-uplink-gro", kind: "cfwd", uplinkGro: true },
+  { name: "stf-uplink-gro", kind: "stf", uplinkGro: true },
 ];
 
 const UDP_PAYLOAD_BYTES = 64;
@@ -438,7 +449,7 @@ async function main(args: readonly string[]): Promise<number> {
     console.error(`error: ${errorMessage(e)}\n\n${USAGE}`);
     return 2;
   }
-  const all = [...BASE_SPECS, ...variants];
+  const all = [...BASE_SPECS, ...variants, ...UPLINK_GRO_SPECS];
   const unknown = (options.only ?? []).filter((n) => !all.some((s) => s.name === n));
   if (unknown.length > 0) {
     console.error(
@@ -455,7 +466,7 @@ async function main(args: readonly string[]): Promise<number> {
     console.error(`error: Cannot run the benchmark: ${unavailable}`);
     return 1;
   }
-  for (const tool of ["iperf3", "ping", "ss"]) {
+  for (const tool of ["iperf3", "ping", "ss", "ethtool"]) {
     if (!(await which(tool))) {
       console.error(`error: Cannot run the benchmark: ${tool} not found (install it)`);
       return 1;
@@ -536,6 +547,7 @@ async function main(args: readonly string[]): Promise<number> {
         progress(`[run ${run}/${options.runs}] ${spec.name}: starting`);
         let fwd: RunningForwarder;
         try {
+          await lab.setUplinkGro(spec.uplinkGro ?? false);
           fwd = await startForwarder(lab, spec, startOptions);
         } catch (e) {
           if (!(e instanceof StartError)) throw e;

@@ -10,6 +10,7 @@
 const PACKAGES: readonly { pkg: string; probe: string }[] = [
   { pkg: "ipv6calc", probe: "ipv6calc" },
   { pkg: "iproute2", probe: "ip" },
+  { pkg: "ethtool", probe: "ethtool" },
   { pkg: "iputils-ping", probe: "ping" },
   { pkg: "tcpdump", probe: "tcpdump" },
   { pkg: "tshark", probe: "tshark" },
