@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { formatIpv4 } from "../addr/mod.ts";
+import { formatIpv4, parseIpv4 } from "../addr/mod.ts";
 import type { StfConfig } from "../config/mod.ts";
 import {
   type CounterSnapshot,
@@ -24,6 +24,7 @@ import {
   assertMadeByStf,
   attachQueueFilter,
   createOrAttachTun,
+  type HostIpv4Address,
   type InterfacePlan,
   ipv4AddressesOfHost,
   loadedKernelTunnelModules,
@@ -31,6 +32,7 @@ import {
   openSendLink,
   planInterface,
   readInterfaceState,
+  readMtu,
   type TunHandle,
   userIdOf,
 } from "../netif/mod.ts";
@@ -112,6 +114,36 @@ function prepareInterface(plan: InterfacePlan, offload: boolean, queues: number)
 }
 
 /**
+ * Warns when the interface that holds our outer source address cannot carry a full-size
+ * packet of the tunnel (its MTU + 20, RFC 4213 §3.2): PPPoE's 1492 under the default 1480.
+ * The data plane copes (EMSGSIZE becomes Packet Too Big), at the cost of a round trip per
+ * peer; the warning says which MTU avoids it.
+ */
+function warnIfUplinkMtuSmall(settings: PolicySettings, host: readonly HostIpv4Address[]) {
+  const source = parseIpv4(settings.bindIpv4 ?? settings.ipv4);
+  const uplink = host.find((a) => a.address === source)?.interface;
+  if (uplink === undefined) return;
+  let uplinkMtu: number;
+  try {
+    uplinkMtu = readMtu(uplink);
+  } catch {
+    return; // gone meanwhile: nothing to advise
+  }
+  if (settings.mtu + 20 <= uplinkMtu) return;
+  log.warn(
+    "MTU {mtu} of the stf interface needs {needed} on {uplink}, which has {uplinkMtu}: larger " +
+      "packets are answered with ICMPv6 Packet Too Big; set mtu: {advised} (--mtu {advised})",
+    {
+      mtu: settings.mtu,
+      needed: settings.mtu + 20,
+      uplink,
+      uplinkMtu,
+      advised: Math.max(1280, uplinkMtu - 20),
+    },
+  );
+}
+
+/**
  * Runs the forwarder until stopped; returns the exit code (0 on a requested stop, 1 when the
  * data plane failed for good, e.g. the TUN was deleted).
  *
@@ -133,6 +165,7 @@ export async function runForwarder(
       module,
     });
   }
+  warnIfUplinkMtuSmall(settings, host);
   const queues = Math.max(1, Math.floor(tuning.queues ?? 1));
   // Per queue: a receiving protocol-41 socket (with its share of the packets when there are
   // several), a sending socket, an ICMPv4 socket (each egress Worker keeps its own path MTU

@@ -4,7 +4,8 @@
  * route's device MTU (EMSGSIZE) instead of fragmenting them. Without an answer the IPv6 source
  * never learns and TCP stalls on its first full segment (a black hole). stf reads the route's
  * MTU from the send socket's error queue (`IP_RECVERR`), remembers it as the peer's path MTU
- * and answers with ICMPv6 Packet Too Big (RFC 4213 §3.4), so TCP's path MTU discovery adapts.
+ * and answers with ICMPv6 Packet Too Big (RFC 4213 §3.4), so TCP's path MTU discovery adapts;
+ * at start it warns which MTU would avoid that.
  *
  * @module
  */
@@ -28,6 +29,14 @@ labTest(
           b: [...flags, "--control-socket", `${sites.dir}/b.sock`],
         });
         try {
+          // stf says at start which MTU would avoid the round trip.
+          const warning = a.stderr.split("\n").filter((l) => l.startsWith("{"))
+            .map((l) => JSON.parse(l)).find((e) => e.level === "WARN" && "uplinkMtu" in e);
+          assert.deepEqual(
+            [warning?.uplink, warning?.uplinkMtu, warning?.needed, warning?.advised],
+            ["eth0", 1492, 1500, 1472],
+            a.stderr,
+          );
           const copy = await transferToB(sites, source, `copy${flags.join("")}`);
           assert.equal(await sha256(copy), expected, "the copy differs from the source");
           const egress = (await a.counters()).egress;
