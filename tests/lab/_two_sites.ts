@@ -99,27 +99,33 @@ export async function sha256(path: string): Promise<string> {
 const TRANSFER_PORT = 5001;
 
 /**
- * Sends a file over TCP from A to B's stf0 address (socat on both ends, 30 s at most); returns
- * the path of B's copy.
+ * Sends a file over TCP from A to a server (default: B's stf0 address), socat on both ends, 30 s
+ * at most; returns the path of the server's copy.
  */
-export async function transferToB(sites: TwoSites, source: string, name: string): Promise<string> {
+export async function transferFromA(
+  sites: TwoSites,
+  source: string,
+  name: string,
+  server: { readonly ns: Netns; readonly address: string } = { ns: sites.b, address: B_STF },
+): Promise<string> {
   const target = `${sites.dir}/${name}`;
-  await using server = new LabProcess(sites.b, [
+  await using listener = new LabProcess(server.ns, [
     "socat",
     "-u",
     `TCP6-LISTEN:${TRANSFER_PORT},reuseaddr`,
     `OPEN:${target},creat,trunc`,
   ], { label: "socat server" });
   await waitUntil(
-    async () => (await sites.b.run`ss -Hltn sport = :${TRANSFER_PORT}`.text()).trim() !== "",
+    async () => (await server.ns.run`ss -Hltn sport = :${TRANSFER_PORT}`.text()).trim() !== "",
     "the socat server did not listen",
   );
   const sent = await sites.a
-    .run`timeout 30 socat -u OPEN:${source} TCP6:[${B_STF}]:${TRANSFER_PORT}`.noThrow().quiet();
+    .run`timeout 30 socat -u OPEN:${source} TCP6:[${server.address}]:${TRANSFER_PORT}`
+    .noThrow().quiet();
   assert.equal(sent.code, 0, `socat client exit code ${sent.code} (124: the transfer stalled)`);
   // The server ends by itself once it has written what the connection brought.
-  await waitUntil(() => server.status !== undefined, "the socat server did not finish");
-  assert.equal(server.status?.code, 0, server.output());
+  await waitUntil(() => listener.status !== undefined, "the socat server did not finish");
+  assert.equal(listener.status?.code, 0, listener.output());
   return target;
 }
 

@@ -10,21 +10,24 @@
  * that veth takes its NAPI path), and `gro_flush_timeout` with `napi_defer_hard_irqs` so that
  * segments arriving in separate polls are held and merged, as interrupt moderation does.
  * The test checks that the kernel did merge (else it proves nothing), then that a file crosses
- * intact, with no TCP checksum error at B, with offloads on, off, without batches, and with two
+ * intact to B itself and to a LAN host behind B (B forwards the GSO packets stf writes, as a
+ * home router does), with no TCP checksum error at B, with offloads on, off, without batches, and with two
  * queues.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { labTest } from "./_lab.ts";
+import { labTest, Netns, vethPair } from "./_lab.ts";
 import {
   buildTwoSites,
   randomFile,
   sha256,
   startBoth,
-  transferToB,
+  transferFromA,
   type TwoSites,
 } from "./_two_sites.ts";
+
+const LAN_HOST = "2002:c633:6402:1::10";
 
 /** A counter of `nstat` in a namespace (absolute, not reset). */
 async function nstat(sites: TwoSites, site: "a" | "b", name: string): Promise<number> {
@@ -54,6 +57,13 @@ labTest(
   async (t) => {
     await using sites = await buildTwoSites();
     await coalesceAtB(sites);
+    // A LAN host behind B, in B's 6to4 site (2002:c633:6402:1::/64).
+    await using lan = await Netns.create("stfgc");
+    await vethPair(sites.b, "lan0", lan, "eth0");
+    await sites.b.run`sysctl -qw net.ipv6.conf.all.forwarding=1`;
+    await sites.b.run`ip -6 addr add 2002:c633:6402:1::1/64 dev lan0 nodad`;
+    await lan.run`ip -6 addr add ${LAN_HOST}/64 dev eth0 nodad`;
+    await lan.run`ip -6 route add default via 2002:c633:6402:1::1`;
     const source = await randomFile(sites, 8 * 1024 * 1024);
     const expected = await sha256(source);
 
@@ -67,13 +77,18 @@ labTest(
           const rx0 = await rxPackets(sites, "b");
           const ip0 = await nstat(sites, "b", "IpInReceives");
           const csum0 = await nstat(sites, "b", "TcpInCsumErrors");
-          const copy = await transferToB(sites, source, `copy${flags.join("")}`);
+          const copy = await transferFromA(sites, source, `copy${flags.join("")}`);
+          const forwarded = await transferFromA(sites, source, `lan${flags.join("")}`, {
+            ns: lan,
+            address: LAN_HOST,
+          });
           const merged = (await rxPackets(sites, "b") - rx0) -
             (await nstat(sites, "b", "IpInReceives") - ip0);
           // Without merges at B's eth0 this test would prove nothing.
           assert.ok(merged > 100, `B's kernel merged only ${merged} packets`);
           assert.equal(await nstat(sites, "b", "TcpInCsumErrors") - csum0, 0);
-          assert.equal(await sha256(copy), expected, "the copy differs from the source");
+          assert.equal(await sha256(copy), expected, "B's copy differs from the source");
+          assert.equal(await sha256(forwarded), expected, "the LAN host's copy differs");
           const counters = await b.counters();
           assert.equal(counters.ingress.dropped.malformed, 0);
           assert.ok(counters.ingress.packets > 0);

@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { labTest } from "./_lab.ts";
-import { buildTwoSites, randomFile, sha256, startBoth, transferToB } from "./_two_sites.ts";
+import { buildTwoSites, randomFile, sha256, startBoth, transferFromA } from "./_two_sites.ts";
 
 labTest(
   "over an uplink with MTU 1492, TCP through stf0 (MTU 1480) learns the path MTU from Packet Too Big and completes",
@@ -37,7 +37,7 @@ labTest(
             ["eth0", 1492, 1500, 1472],
             a.stderr,
           );
-          const copy = await transferToB(sites, source, `copy${flags.join("")}`);
+          const copy = await transferFromA(sites, source, `copy${flags.join("")}`);
           assert.equal(await sha256(copy), expected, "the copy differs from the source");
           const egress = (await a.counters()).egress;
           assert.ok(egress.dropped["too-big"] >= 1, JSON.stringify(egress));
