@@ -61,6 +61,18 @@ export const SIOCGIFFLAGS = 0x8913;
 export const SIOCSIFFLAGS = 0x8914;
 /** `SIOCSIFADDR`: add an address (`in6_ifreq` on an AF_INET6 socket). */
 export const SIOCSIFADDR = 0x8916;
+/** `SIOCETHTOOL`: an ethtool command (`ifreq.ifr_data` points at its struct). */
+export const SIOCETHTOOL = 0x8946;
+/** `ETHTOOL_GSTRINGS`: the names of a string set (`struct ethtool_gstrings`). */
+export const ETHTOOL_GSTRINGS = 0x1b;
+/** `ETHTOOL_GSSET_INFO`: the sizes of string sets (`struct ethtool_sset_info`). */
+export const ETHTOOL_GSSET_INFO = 0x37;
+/** `ETHTOOL_GFEATURES`: the device's features (`struct ethtool_gfeatures`). */
+export const ETHTOOL_GFEATURES = 0x3a;
+/** `ETH_SS_FEATURES`: the string set naming the feature bits. */
+export const ETH_SS_FEATURES = 4;
+/** `ETH_GSTRING_LEN`: bytes per name in a string set. */
+export const ETH_GSTRING_LEN = 32;
 /** `SIOCGIFMTU`: read the MTU (`ifreq.ifr_mtu`). */
 export const SIOCGIFMTU = 0x8921;
 /** `SIOCSIFMTU`: set the MTU. */

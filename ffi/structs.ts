@@ -28,6 +28,40 @@ export const IFREQ = Object.freeze({
   DATA: 16,
 });
 
+/** `struct ethtool_sset_info` (`<linux/ethtool.h>`): one `u32` size per requested set. */
+export const ETHTOOL_SSET_INFO = Object.freeze({
+  /** `cmd`. */
+  CMD: 0,
+  /** `sset_mask` (`u64`): the sets asked for, then those the device has. */
+  MASK: 8,
+  /** `data[0]`: the size of the first set in the mask. */
+  DATA: 16,
+  SIZE: 24,
+});
+
+/** `struct ethtool_gstrings`: `len` names of `ETH_GSTRING_LEN` bytes from `DATA`. */
+export const ETHTOOL_GSTRINGS_LAYOUT = Object.freeze({
+  CMD: 0,
+  /** `string_set`. */
+  SET: 4,
+  /** `len`: the number of names. */
+  LEN: 8,
+  /** `data`. */
+  DATA: 12,
+});
+
+/** `struct ethtool_gfeatures`: `size` blocks of 32 feature bits, 16 bytes each, from `BLOCKS`. */
+export const ETHTOOL_GFEATURES_LAYOUT = Object.freeze({
+  CMD: 0,
+  /** `size`: the number of blocks. */
+  SIZE: 4,
+  /** `features[]`: `{ available, requested, active, never_changed }`. */
+  BLOCKS: 8,
+  BLOCK_SIZE: 16,
+  /** `active` within a block. */
+  ACTIVE: 8,
+});
+
 /** `struct in6_ifreq` (`<linux/ipv6.h>`): an IPv6 address for SIOCSIFADDR/SIOCDIFADDR. */
 export const IN6_IFREQ = Object.freeze({
   SIZE: 24,

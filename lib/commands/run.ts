@@ -40,6 +40,7 @@ import { IFF_MULTI_QUEUE } from "../../ffi/mod.ts";
 import { openIcmpSocket, setNonBlocking } from "../netif/icmp_socket.ts";
 import { tunFlagsForRun } from "../netif/offload.ts";
 import { dropPrivileges } from "../netif/privileges.ts";
+import { interfaceFeatures } from "../netif/ethtool.ts";
 import {
   interfaceAddressOf,
   interfaceRequestOf,
@@ -114,33 +115,58 @@ function prepareInterface(plan: InterfacePlan, offload: boolean, queues: number)
 }
 
 /**
- * Warns when the interface that holds our outer source address cannot carry a full-size
- * packet of the tunnel (its MTU + 20, RFC 4213 §3.2): PPPoE's 1492 under the default 1480.
- * The data plane copes (EMSGSIZE becomes Packet Too Big), at the cost of a round trip per
- * peer; the warning says which MTU avoids it.
+ * Receive offloads that merge packets in ways stf cannot undo from a raw socket: fraglist GRO
+ * keeps the first segment's checksum, UDP GRO loses where datagrams began (README, "The
+ * uplink's receive offloads"). Plain GRO, the default, is undone.
  */
-function warnIfUplinkMtuSmall(settings: PolicySettings, host: readonly HostIpv4Address[]) {
+export const UNRECOVERABLE_UPLINK_FEATURES: readonly string[] = Object.freeze([
+  "rx-gro-list",
+  "rx-udp-gro-forwarding",
+]);
+
+/**
+ * Warns about what the interface holding our outer source address (the uplink, when the
+ * host is single-homed) will do to the tunnel: an MTU that cannot carry a full-size packet of
+ * the tunnel (its MTU + 20, RFC 4213 §3.2; PPPoE's 1492 under the default 1480: the data plane
+ * copes, EMSGSIZE becomes Packet Too Big, at a round trip per peer), and receive offloads from
+ * {@link UNRECOVERABLE_UPLINK_FEATURES}. Each warning says what to set.
+ */
+function checkUplink(settings: PolicySettings, host: readonly HostIpv4Address[]): void {
   const source = parseIpv4(settings.bindIpv4 ?? settings.ipv4);
   const uplink = host.find((a) => a.address === source)?.interface;
   if (uplink === undefined) return;
-  let uplinkMtu: number;
-  try {
-    uplinkMtu = readMtu(uplink);
-  } catch {
-    return; // gone meanwhile: nothing to advise
+  // Gone meanwhile, or no ethtool support: nothing to advise about that part.
+  const attempt = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch {
+      return undefined;
+    }
+  };
+  const uplinkMtu = attempt(() => readMtu(uplink));
+  const features = attempt(() => interfaceFeatures(uplink));
+  if (uplinkMtu !== undefined && settings.mtu + 20 > uplinkMtu) {
+    log.warn(
+      "MTU {mtu} of the stf interface needs {needed} on {uplink}, which has {uplinkMtu}: " +
+        "larger packets are answered with ICMPv6 Packet Too Big; set mtu: {advised} " +
+        "(--mtu {advised})",
+      {
+        mtu: settings.mtu,
+        needed: settings.mtu + 20,
+        uplink,
+        uplinkMtu,
+        advised: Math.max(1280, uplinkMtu - 20),
+      },
+    );
   }
-  if (settings.mtu + 20 <= uplinkMtu) return;
-  log.warn(
-    "MTU {mtu} of the stf interface needs {needed} on {uplink}, which has {uplinkMtu}: larger " +
-      "packets are answered with ICMPv6 Packet Too Big; set mtu: {advised} (--mtu {advised})",
-    {
-      mtu: settings.mtu,
-      needed: settings.mtu + 20,
-      uplink,
-      uplinkMtu,
-      advised: Math.max(1280, uplinkMtu - 20),
-    },
-  );
+  for (const feature of UNRECOVERABLE_UPLINK_FEATURES) {
+    if (features?.get(feature) !== true) continue;
+    log.warn(
+      "{uplink} has {feature} on: the kernel merges protocol-41 packets in a way stf cannot " +
+        "undo, and such packets are lost; turn it off: ethtool -K {uplink} {feature} off",
+      { uplink, feature },
+    );
+  }
 }
 
 /**
@@ -165,7 +191,7 @@ export async function runForwarder(
       module,
     });
   }
-  warnIfUplinkMtuSmall(settings, host);
+  checkUplink(settings, host);
   const queues = Math.max(1, Math.floor(tuning.queues ?? 1));
   // Per queue: a receiving protocol-41 socket (with its share of the packets when there are
   // several), a sending socket, an ICMPv4 socket (each egress Worker keeps its own path MTU
