@@ -104,7 +104,8 @@ const USAGE = `Usage: deno run -A bench/bench.ts [options]
 Options:
   --runs N          runs of every forwarder, medians over them (default 3)
   --duration S      seconds of each iperf3 test (default 5)
-  --only LIST       comma-separated rows: native, socat, cfwd, stf, variant names (default all)
+  --only LIST       comma-separated rows: native, socat, cfwd, stf, variant names,
+                    cfwd-uplink-gro, stf-uplink-gro (default all)
   --udp-bitrate B   iperf3 -b of the 64-byte UDP test, 0 for unlimited (default 0)
   --udp-fixed-kpps K  rate of the UDP-64 test that measures CPU µs per packet, below every
                     forwarder's capacity so nothing is lost; 0 skips it (default 10)
