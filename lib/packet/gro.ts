@@ -72,7 +72,7 @@ export function upperChecksumValid(
  * (CHECKSUM_PARTIAL, `tcp6_gro_complete`); the raw socket copies the packet as it is. So: the
  * field equals the pseudo-header sum, and the full checksum does not verify. The kernel had
  * verified every segment before merging them. Where the segments began is lost, which TCP does
- * not mind: any cut of the byte stream is valid (RFC 9293 §3.8.6.2 lets a sender repacketize).
+ * not mind: sequence numbers count bytes, not segments (RFC 9293 §3.4), so any cut is valid.
  *
  * @param buf the packet
  * @param ipv6 where the IPv6 header starts
