@@ -296,6 +296,9 @@ export class Capture {
     // -Z root: Debian's tcpdump drops to its own user, which could not write our temp dir.
     // --immediate-mode: with -w alone, some kernels never hand over libpcap's TPACKET_V3
     // blocks before SIGINT and the pcap stays empty (seen here on 6.18).
+    // -B 32768 (KiB): the hostile tests send thousands of packets in a burst; with the default
+    // 2 MiB ring tcpdump once dropped 8 of 5 110 on a loaded machine, and a lossy capture
+    // cannot judge anything.
     const process = new LabProcess(
       ns,
       [
@@ -305,6 +308,8 @@ export class Capture {
         "-n",
         "-U",
         "--immediate-mode",
+        "-B",
+        "32768",
         "-Z",
         "root",
         "-w",
