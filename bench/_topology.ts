@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { Netns, vethPair } from "../tests/lab/_lab.ts";
+import { mergeLikeNic, Netns, vethPair } from "../tests/lab/_lab.ts";
 import { STF_V8_FLAGS_ARGUMENT } from "../lib/v8_flags.ts";
 
 /** IPv4 address of site A on the veth. */
@@ -145,24 +145,14 @@ export class BenchLab implements AsyncDisposable {
 
   /**
    * Makes B's veth merge what it receives as a NIC with GRO does (the default of real
-   * uplinks), or undoes it: GRO on B, A's veth without TSO/GSO (veth only takes its NAPI path,
-   * where GRO runs, for packets it cannot segment), and `gro_flush_timeout` with
-   * `napi_defer_hard_irqs` so that packets of separate polls are merged, as interrupt
-   * moderation does. A plain veth never merges the 6in4 packets of a raw socket.
+   * uplinks), or undoes it ({@link mergeLikeNic}).
    *
    * @param on merge (true) or not (false, the lab's default)
    */
   async setUplinkGro(on: boolean): Promise<void> {
     if (on === this.#uplinkGro) return;
     this.#uplinkGro = on;
-    const offloads = on ? "off" : "on";
-    await this.a.run`ethtool -K ${VETH} tso ${offloads} gso ${offloads}`.quiet();
-    await this.b.run`ethtool -K ${VETH} gro ${on ? "on" : "off"}`.quiet();
-    const sysfs = `/sys/class/net/${VETH}`;
-    await this.b.run`sh -c ${
-      `echo ${on ? 200000 : 0} > ${sysfs}/gro_flush_timeout && ` +
-      `echo ${on ? 2 : 0} > ${sysfs}/napi_defer_hard_irqs`
-    }`;
+    await mergeLikeNic({ ns: this.a, dev: VETH }, { ns: this.b, dev: VETH }, on);
   }
 
   /** The namespaces' names (for messages and for checking the cleanup). */

@@ -137,6 +137,32 @@ export async function vethPair(
   await b.run`ip link set ${nameB} up`;
 }
 
+/**
+ * Makes a veth link merge what `receiver` gets as a NIC with GRO and interrupt moderation
+ * does (every real uplink's default), or undoes it. A plain veth never merges the 6in4 packets
+ * of a raw socket: veth takes its NAPI path, where GRO runs, only for packets the sender's veth
+ * cannot segment (so: no TSO/GSO there), GRO must be on at the receiver, and
+ * `gro_flush_timeout` with `napi_defer_hard_irqs` hold packets across polls so they merge.
+ *
+ * @param sender the sending end's namespace and interface
+ * @param receiver the receiving end's namespace and interface
+ * @param on merge (true) or the veth defaults (false)
+ */
+export async function mergeLikeNic(
+  sender: { readonly ns: Netns; readonly dev: string },
+  receiver: { readonly ns: Netns; readonly dev: string },
+  on: boolean,
+): Promise<void> {
+  const offloads = on ? "off" : "on";
+  await sender.ns.run`ethtool -K ${sender.dev} tso ${offloads} gso ${offloads}`.quiet();
+  await receiver.ns.run`ethtool -K ${receiver.dev} gro ${on ? "on" : "off"}`.quiet();
+  const sysfs = `/sys/class/net/${receiver.dev}`;
+  await receiver.ns.run`sh -c ${
+    `echo ${on ? 200000 : 0} > ${sysfs}/gro_flush_timeout && ` +
+    `echo ${on ? 2 : 0} > ${sysfs}/napi_defer_hard_irqs`
+  }`;
+}
+
 /** The repository root, for running `main.ts`. */
 export const ROOT = new URL("../../", import.meta.url).pathname;
 

@@ -229,6 +229,11 @@ export class StfProcess extends LabProcess {
     return stf;
   }
 
+  /** The JSON log records it has written to stderr so far (it runs with `--log-format json`). */
+  logRecords(): Record<string, unknown>[] {
+    return this.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  }
+
   /** Asks for the counters (SIGUSR1) and returns the `counters.stats` it prints. */
   async counters(): Promise<CounterSnapshot> {
     const from = this.stdout.length;

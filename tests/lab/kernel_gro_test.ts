@@ -6,18 +6,15 @@
  * pseudo-header sum (CHECKSUM_PARTIAL, as `tcp6_gro_complete` leaves it). Written into the TUN
  * as it is, the receiving TCP drops every such packet and the transfer stalls.
  *
- * The lab makes B's veth behave like such a NIC: GRO on, the sender's veth without TSO/GSO (so
- * that veth takes its NAPI path), and `gro_flush_timeout` with `napi_defer_hard_irqs` so that
- * segments arriving in separate polls are held and merged, as interrupt moderation does.
- * The test checks that the kernel did merge (else it proves nothing), then that a file crosses
- * intact to B itself and to a LAN host behind B (B forwards the GSO packets stf writes, as a
- * home router does), with no TCP checksum error at B, with offloads on, off, without batches, and with two
- * queues.
+ * The lab makes B's veth behave like such a NIC (`mergeLikeNic`). The test checks that the
+ * kernel did merge (else it proves nothing), then that a file crosses intact to B itself and to
+ * a LAN host behind B (B forwards the GSO packets stf writes, as a home router does), with no
+ * TCP checksum error at B, with offloads on, off, without batches, and with two queues.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { labTest, Netns, vethPair } from "./_lab.ts";
+import { labTest, mergeLikeNic, Netns, vethPair } from "./_lab.ts";
 import {
   buildTwoSites,
   randomFile,
@@ -42,21 +39,11 @@ async function rxPackets(sites: TwoSites, site: "a" | "b"): Promise<number> {
   return links[0].stats64.rx.packets;
 }
 
-/** Makes B's eth0 coalesce like a NIC with GRO and interrupt moderation. */
-async function coalesceAtB(sites: TwoSites): Promise<void> {
-  await sites.a.run`ethtool -K eth0 tso off gso off`.quiet();
-  await sites.b.run`ethtool -K eth0 gro on`.quiet();
-  await sites.b.run`sh -c ${
-    "echo 200000 > /sys/class/net/eth0/gro_flush_timeout && " +
-    "echo 2 > /sys/class/net/eth0/napi_defer_hard_irqs"
-  }`;
-}
-
 labTest(
   "TCP segments the uplink's kernel coalesced (GRO) before the raw socket cross intact",
   async (t) => {
     await using sites = await buildTwoSites();
-    await coalesceAtB(sites);
+    await mergeLikeNic({ ns: sites.a, dev: "eth0" }, { ns: sites.b, dev: "eth0" }, true);
     // A LAN host behind B, in B's 6to4 site (2002:c633:6402:1::/64).
     await using lan = await Netns.create("stfgc");
     await vethPair(sites.b, "lan0", lan, "eth0");

@@ -30,8 +30,7 @@ labTest(
         });
         try {
           // stf says at start which MTU would avoid the round trip.
-          const warning = a.stderr.split("\n").filter((l) => l.startsWith("{"))
-            .map((l) => JSON.parse(l)).find((e) => e.level === "WARN" && "uplinkMtu" in e);
+          const warning = a.logRecords().find((e) => e.level === "WARN" && "uplinkMtu" in e);
           assert.deepEqual(
             [warning?.uplink, warning?.uplinkMtu, warning?.needed, warning?.advised],
             ["eth0", 1492, 1500, 1472],

@@ -62,10 +62,9 @@ labTest(
       `${sites.dir}/a.sock`,
     ]);
     try {
-      const warnings = stf.stderr.split("\n").filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l)).filter((e) => e.level === "WARN" && "feature" in e);
+      const warnings = stf.logRecords().filter((e) => e.level === "WARN" && "feature" in e);
       assert.deepEqual(warnings.map((w) => [w.uplink, w.feature]), [["eth0", "rx-gro-list"]]);
-      assert.match(warnings[0].message, /ethtool -K .*eth0.* .*rx-gro-list.* off/);
+      assert.match(String(warnings[0].message), /ethtool -K .*eth0.* .*rx-gro-list.* off/);
     } finally {
       await stf.stop("SIGTERM", 5_000);
     }
