@@ -9,6 +9,7 @@ import {
   parseIperfUdp,
   parsePing,
   parseProcStat,
+  parseSnmp6,
   parseStatusKb,
   type PingResult,
   type TcpResult,
@@ -83,6 +84,8 @@ export async function measureUdp(
     readonly payloadBytes: number;
     readonly bitrate: string;
     readonly durationSeconds: number;
+    /** iperf3's `-w` (socket buffers of both ends), or `0` for the system's default. */
+    readonly socketBuffer?: string;
   },
 ): Promise<UdpResult> {
   const args = [
@@ -96,7 +99,19 @@ export async function measureUdp(
     "-t",
     `${options.durationSeconds}`,
   ];
-  return parseIperfUdp(await iperf(lab, args, options.durationSeconds));
+  const buffer = options.socketBuffer ?? "0";
+  if (buffer !== "0") args.push("-w", buffer);
+  // Datagrams B's kernel delivered to the iperf3 server but dropped because its socket was
+  // full: loss at the sink, not in the tunnel (B holds nothing else that receives UDP).
+  const before = await udp6RcvbufErrors(lab);
+  const result = parseIperfUdp(await iperf(lab, args, options.durationSeconds));
+  return { ...result, receiverSocketDrops: (await udp6RcvbufErrors(lab)) - before };
+}
+
+/** B's `Udp6RcvbufErrors`, from `/proc/net/snmp6` of B's namespace. */
+async function udp6RcvbufErrors(lab: BenchLab): Promise<number> {
+  const text = await lab.b.run`cat /proc/net/snmp6`.quiet().text();
+  return parseSnmp6(text, "Udp6RcvbufErrors");
 }
 
 /**

@@ -35,6 +35,11 @@ export interface UdpResult {
   readonly packetsSent: number;
   /** Share of the sent datagrams that were lost, in percent. */
   readonly lossPercent: number;
+  /**
+   * Datagrams the receiving host delivered to iperf3's socket but dropped because the socket
+   * buffer was full (`Udp6RcvbufErrors`): part of the loss that happened after the tunnel.
+   */
+  readonly receiverSocketDrops?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -102,6 +107,19 @@ export function parseIperfUdp(json: unknown): UdpResult {
     packetsSent,
     lossPercent,
   };
+}
+
+/**
+ * One counter of `/proc/net/snmp6` (lines of `Name value`).
+ *
+ * @param text the file's contents
+ * @param name the counter, e.g. `Udp6RcvbufErrors`
+ * @throws {SyntaxError} when the counter is not there
+ */
+export function parseSnmp6(text: string, name: string): number {
+  const match = new RegExp(`^${name}\\s+(\\d+)\\s*$`, "m").exec(text);
+  if (match === null) throw new SyntaxError(`Cannot read ${name} from /proc/net/snmp6`);
+  return Number(match[1]);
 }
 
 /** Round-trip times of one `ping` run, in milliseconds. */
@@ -195,6 +213,8 @@ export interface SummaryRow {
   readonly udpKpps?: number;
   /** UDP loss, percent. */
   readonly udpLossPercent?: number;
+  /** Share of the datagrams that reached the receiving socket which it dropped, percent. */
+  readonly udpSinkDropPercent?: number;
   /** Average ping round-trip time, ms. */
   readonly rttMs?: number;
   /** CPU seconds of the forwarder processes (both ends) over one run's tests. */

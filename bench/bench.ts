@@ -95,6 +95,8 @@ export interface BenchOptions {
   readonly out: string;
   /** iperf3's `-b` for the UDP test (`0`: as fast as the client can send). */
   readonly udpBitrate: string;
+  /** iperf3's `-w` for the UDP tests: both ends' socket buffers (`0`: the system's default). */
+  readonly udpBuffer: string;
   /** Packets per second of the fixed-rate UDP test that measures CPU per packet (0: skip). */
   readonly udpFixedPps: number;
 }
@@ -107,6 +109,9 @@ Options:
   --only LIST       comma-separated rows: native, socat, cfwd, stf, variant names,
                     cfwd-uplink-gro, stf-uplink-gro (default all)
   --udp-bitrate B   iperf3 -b of the 64-byte UDP test, 0 for unlimited (default 0)
+  --udp-buffer W    iperf3 -w of the UDP tests: socket buffers of both ends, so that the
+                    receiving iperf3 does not drop what the tunnel delivered; 0 keeps the
+                    system's default (default 2M; capped by net.core.rmem_max)
   --udp-fixed-kpps K  rate of the UDP-64 test that measures CPU µs per packet, below every
                     forwarder's capacity so nothing is lost; 0 skips it (default 10)
   --out FILE        raw results as JSON (default bench-results.json)
@@ -147,6 +152,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
       only: { type: "string" },
       out: { type: "string", default: "bench-results.json" },
       "udp-bitrate": { type: "string", default: "0" },
+      "udp-buffer": { type: "string", default: "2M" },
       "udp-fixed-kpps": { type: "string", default: "10" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -158,12 +164,17 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
   if (!/^\d+(\.\d+)?[KMG]?$/.test(bitrate)) {
     throw new RangeError(`Cannot use "${bitrate}" for --udp-bitrate: expected e.g. 0, 500M, 1G`);
   }
+  const buffer = values["udp-buffer"];
+  if (!/^\d+[KMG]?$/.test(buffer)) {
+    throw new RangeError(`Cannot use "${buffer}" for --udp-buffer: expected e.g. 0, 512K, 2M`);
+  }
   return {
     runs: positiveInteger(values.runs, "--runs"),
     durationSeconds: positiveInteger(values.duration, "--duration"),
     only: values.only?.split(",").map((s) => s.trim()).filter((s) => s !== ""),
     out: values.out,
     udpBitrate: bitrate,
+    udpBuffer: buffer,
     udpFixedPps: nonNegativeNumber(values["udp-fixed-kpps"], "--udp-fixed-kpps") * 1000,
   };
 }
@@ -236,6 +247,21 @@ function ok<T extends object>(
   return r === undefined || "error" in r ? undefined : r;
 }
 
+/** What the receiving socket dropped, as a share of what reached it. */
+function sinkDropPercent(r: UdpResult): number | undefined {
+  const drops = r.receiverSocketDrops;
+  if (drops === undefined) return undefined;
+  const reached = r.packetsReceived + drops;
+  return reached === 0 ? 0 : (drops / reached) * 100;
+}
+
+function atSink(r: UdpResult): string {
+  const share = sinkDropPercent(r);
+  return share === undefined
+    ? "receiving socket not read"
+    : `${r.receiverSocketDrops} dropped by the receiving socket, ${share.toFixed(1)} %`;
+}
+
 function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -291,8 +317,12 @@ async function measureRun(
         payloadBytes: UDP_PAYLOAD_BYTES,
         bitrate: options.udpBitrate,
         durationSeconds: d,
+        socketBuffer: options.udpBuffer,
       }),
-    (r) => `${(r.pps / 1000).toFixed(1)} kpps received, ${r.lossPercent.toFixed(1)} % lost`,
+    (r) =>
+      `${(r.pps / 1000).toFixed(1)} kpps received, ${r.lossPercent.toFixed(1)} % lost (${
+        atSink(r)
+      })`,
   );
   const fixedPps = options.udpFixedPps;
   if (roots.length > 0 && fixedPps > 0) {
@@ -304,8 +334,12 @@ async function measureRun(
           // iperf3 counts the payload only.
           bitrate: `${fixedPps * UDP_PAYLOAD_BYTES * 8}`,
           durationSeconds: d,
+          socketBuffer: options.udpBuffer,
         }),
-      (r) => `${(r.pps / 1000).toFixed(1)} kpps received, ${r.lossPercent.toFixed(2)} % lost`,
+      (r) =>
+        `${(r.pps / 1000).toFixed(1)} kpps received, ${r.lossPercent.toFixed(2)} % lost (${
+          atSink(r)
+        })`,
     );
     const u = ok(record.udpFixed);
     if (u?.cpuSeconds !== undefined && u.packetsReceived > 0) {
@@ -345,11 +379,19 @@ export function summarize(name: string, runs: readonly RunRecord[], note?: strin
   const failedTests = measured.flatMap((r) => [r.tcp1, r.tcp4, r.udp, r.udpFixed, r.ping])
     .filter((t) => t !== undefined && "error" in t).length;
   const fixedLoss = pick((r) => ok(r.udpFixed)?.lossPercent);
+  const sinkDrops = pick((r) => {
+    const u = ok(r.udp);
+    return u === undefined ? undefined : sinkDropPercent(u);
+  });
   const notes = [
     note,
     measured.length < runs.length ? `${measured.length}/${runs.length} runs` : undefined,
     failedTests > 0 ? `${failedTests} failed tests` : undefined,
     (fixedLoss ?? 0) > 1 ? `${fixedLoss?.toFixed(1)} % lost at the fixed UDP rate` : undefined,
+    // The UDP figure then measures the receiving iperf3 as much as the tunnel.
+    (sinkDrops ?? 0) > 1
+      ? `UDP-64: ${sinkDrops?.toFixed(1)} % dropped by the receiving socket`
+      : undefined,
   ].filter((n) => n !== undefined);
   return {
     name,
@@ -362,6 +404,7 @@ export function summarize(name: string, runs: readonly RunRecord[], note?: strin
       return pps === undefined ? undefined : pps / 1000;
     }),
     udpLossPercent: pick((r) => ok(r.udp)?.lossPercent),
+    udpSinkDropPercent: sinkDrops,
     rttMs: pick((r) => ok(r.ping)?.avgMs),
     cpuSeconds: pick(totalCpu),
     cpuUsPerPacket: pick((r) => {
@@ -386,6 +429,11 @@ async function machine() {
     cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1],
     cpus: navigator.hardwareConcurrency,
     kernel: Deno.osRelease(),
+    // Caps iperf3's -w (the kernel gives at most twice this to a socket).
+    rmemMax: await Deno.readTextFile("/proc/sys/net/core/rmem_max").then(
+      (t) => Number(t.trim()),
+      () => undefined,
+    ),
     deno: Deno.version.deno,
     iperf3: await commandVersion(["iperf3", "--version"]),
     socat: (await commandVersion(["socat", "-V"])) === undefined
@@ -593,7 +641,9 @@ async function main(args: readonly string[]): Promise<number> {
         startedAt.slice(0, 16).replace("T", " ")
       } UTC`,
       loadLine(runs, host.cpus),
-      `Medians of ${options.runs} runs, ${options.durationSeconds} s per iperf3 test; UDP: ${UDP_PAYLOAD_BYTES}-byte payloads at -b ${options.udpBitrate}; CPU s: forwarders of both ends over one run's tests; CPU µs/pkt: both ends, UDP-64 at ${
+      `Medians of ${options.runs} runs, ${options.durationSeconds} s per iperf3 test; UDP: ${UDP_PAYLOAD_BYTES}-byte payloads at -b ${options.udpBitrate}, socket buffers -w ${options.udpBuffer} (net.core.rmem_max ${
+        host.rmemMax ?? "?"
+      }); CPU s: forwarders of both ends over one run's tests; CPU µs/pkt: both ends, UDP-64 at ${
         options.udpFixedPps / 1000
       } kpps.`,
       "",

@@ -8,6 +8,7 @@ Deno.test("parseBenchArgs() gives the documented defaults", () => {
     only: undefined,
     out: "bench-results.json",
     udpBitrate: "0",
+    udpBuffer: "2M",
     udpFixedPps: 10_000,
   });
 });
@@ -25,6 +26,7 @@ Deno.test("parseBenchArgs() reads every option and splits --only on commas", () 
     "500M",
     "--udp-fixed-kpps",
     "2.5",
+    "--udp-buffer=0",
   ]);
   assert.deepEqual(o, {
     runs: 5,
@@ -32,6 +34,7 @@ Deno.test("parseBenchArgs() reads every option and splits --only on commas", () 
     only: ["native", "socat", "cfwd"],
     out: "x.json",
     udpBitrate: "500M",
+    udpBuffer: "0",
     udpFixedPps: 2500,
   });
   assert.equal(parseBenchArgs(["-h"]), "help");
@@ -45,6 +48,10 @@ Deno.test("parseBenchArgs() refuses bad numbers and unknown options", () => {
   assert.throws(() => parseBenchArgs(["--duration", "1.5"]), RangeError);
   assert.throws(() => parseBenchArgs(["--udp-bitrate", "fast"]), RangeError);
   assert.throws(() => parseBenchArgs(["--udp-fixed-kpps=-1"]), RangeError);
+  assert.throws(() => parseBenchArgs(["--udp-buffer", "1.5M"]), {
+    name: "RangeError",
+    message: 'Cannot use "1.5M" for --udp-buffer: expected e.g. 0, 512K, 2M',
+  });
   assert.throws(() => parseBenchArgs(["--bogus"]), TypeError);
 });
 
@@ -93,7 +100,29 @@ Deno.test("summarize() takes medians over runs and the largest peak RSS", () => 
   assert.equal(row.cpuUsPerPacket, 10);
   // One run's CPU is undefined (udp has none), so the total is missing rather than too small.
   assert.equal(row.cpuSeconds, undefined);
+  // No run read the receiving socket's counter.
+  assert.equal(row.udpSinkDropPercent, undefined);
   assert.equal(row.note, undefined);
+});
+
+Deno.test("summarize() says when the receiving socket, not the tunnel, dropped UDP datagrams", () => {
+  const udp = (drops: number) => ({
+    udp: {
+      pps: 50_000,
+      packetsReceived: 240_000,
+      packetsSent: 300_000,
+      lossPercent: 20,
+      receiverSocketDrops: drops,
+    },
+  });
+  // 60 000 of the 300 000 that reached the socket: 20 %; the median of 0, 20 and 20 % is 20 %.
+  const row = summarize("stf", [run(1, 1, udp(0)), run(2, 1, udp(60_000)), run(3, 1, udp(60_000))]);
+  assert.equal(row.udpSinkDropPercent, 20);
+  assert.equal(row.note, "UDP-64: 20.0 % dropped by the receiving socket");
+  // Up to 1 % is not worth a note.
+  const small = summarize("stf", [run(1, 1, udp(2_000))]);
+  assert.ok(Math.abs(small.udpSinkDropPercent! - (2_000 / 242_000) * 100) < 1e-9);
+  assert.equal(small.note, undefined);
 });
 
 Deno.test("summarize() notes failed tests and runs that did not start", () => {

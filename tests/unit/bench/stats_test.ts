@@ -8,6 +8,7 @@ import {
   parseIperfUdp,
   parsePing,
   parseProcStat,
+  parseSnmp6,
   parseStatusKb,
   ratio,
   type SummaryRow,
@@ -167,6 +168,30 @@ Deno.test("parseStatusKb() reads a kB field of /proc/<pid>/status", () => {
 Deno.test("parseStatusKb() agrees with this process's VmRSS order of magnitude", () => {
   const kb = parseStatusKb(Deno.readTextFileSync("/proc/self/status"), "VmHWM");
   assert.ok(kb !== undefined && kb * 1024 >= Deno.memoryUsage().rss / 4);
+});
+
+Deno.test("parseSnmp6() reads one counter by its whole name", () => {
+  const text = "Udp6InErrors                    \t7\nUdp6RcvbufErrors                \t25870\n" +
+    "UdpLite6RcvbufErrors            \t0\n";
+  assert.equal(parseSnmp6(text, "Udp6RcvbufErrors"), 25870);
+  assert.equal(parseSnmp6(text, "Udp6InErrors"), 7);
+  assert.throws(() => parseSnmp6(text, "Udp6InDatagrams"), {
+    name: "SyntaxError",
+    message: "Cannot read Udp6InDatagrams from /proc/net/snmp6",
+  });
+});
+
+Deno.test("parseSnmp6() reads this host's file as nstat does", async () => {
+  const nstat = await new Deno.Command("nstat", { args: ["-asz", "Udp6RcvbufErrors"] }).output()
+    .catch(() => undefined);
+  const value = parseSnmp6(Deno.readTextFileSync("/proc/net/snmp6"), "Udp6RcvbufErrors");
+  assert.ok(Number.isSafeInteger(value) && value >= 0);
+  if (nstat?.success) {
+    const line = new TextDecoder().decode(nstat.stdout).split("\n")
+      .find((l) => l.startsWith("Udp6RcvbufErrors"));
+    // The counter only grows: nstat ran first.
+    assert.ok(line !== undefined && Number(line.split(/\s+/)[1]) <= value);
+  }
 });
 
 Deno.test("ratio() is undefined when a side is missing or the base is zero", () => {
