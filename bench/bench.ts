@@ -89,6 +89,11 @@ export interface BenchOptions {
   readonly runs: number;
   /** Seconds of each iperf3 test. */
   readonly durationSeconds: number;
+  /**
+   * Seconds of TCP and of UDP-64 through a freshly started forwarder before its tests, not
+   * measured: stf's first second runs while V8 is still optimising its hot path.
+   */
+  readonly warmUpSeconds: number;
   /** Names of the rows to measure, or `undefined` for all. */
   readonly only: readonly string[] | undefined;
   /** Where the raw results go, as JSON. */
@@ -106,6 +111,9 @@ const USAGE = `Usage: deno run -A bench/bench.ts [options]
 Options:
   --runs N          runs of every forwarder, medians over them (default 3)
   --duration S      seconds of each iperf3 test (default 5)
+  --warm-up S       seconds of TCP and of UDP-64 through each freshly started forwarder
+                    before its tests, not measured (V8 optimises stf's hot path in its first
+                    second); 0 skips it (default 1)
   --only LIST       comma-separated rows: native, socat, cfwd, stf, variant names,
                     cfwd-uplink-gro, stf-uplink-gro (default all)
   --udp-bitrate B   iperf3 -b of the 64-byte UDP test, 0 for unlimited (default 0)
@@ -125,6 +133,14 @@ function positiveInteger(value: string, flag: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
     throw new RangeError(`Cannot use "${value}" for ${flag}: expected a positive integer`);
+  }
+  return n;
+}
+
+function nonNegativeInteger(value: string, flag: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new RangeError(`Cannot use "${value}" for ${flag}: expected an integer ≥ 0`);
   }
   return n;
 }
@@ -149,6 +165,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
     options: {
       runs: { type: "string", default: "3" },
       duration: { type: "string", default: "5" },
+      "warm-up": { type: "string", default: "1" },
       only: { type: "string" },
       out: { type: "string", default: "bench-results.json" },
       "udp-bitrate": { type: "string", default: "0" },
@@ -171,6 +188,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
   return {
     runs: positiveInteger(values.runs, "--runs"),
     durationSeconds: positiveInteger(values.duration, "--duration"),
+    warmUpSeconds: nonNegativeInteger(values["warm-up"], "--warm-up"),
     only: values.only?.split(",").map((s) => s.trim()).filter((s) => s !== ""),
     out: values.out,
     udpBitrate: bitrate,
@@ -266,6 +284,29 @@ function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * TCP and UDP-64 through a freshly started forwarder, not measured. (iperf3's own `-O` would
+ * do for TCP, but iperf3 3.12 counts a UDP test's omitted datagrams as lost: over 100 % loss.)
+ */
+async function warmUp(
+  lab: BenchLab,
+  fwd: RunningForwarder,
+  seconds: number,
+  label: string,
+): Promise<void> {
+  try {
+    await measureTcp(lab, fwd.target, { streams: 1, durationSeconds: seconds });
+    await measureUdp(lab, fwd.target, {
+      payloadBytes: UDP_PAYLOAD_BYTES,
+      bitrate: "0",
+      durationSeconds: seconds,
+    });
+  } catch (e) {
+    // The measured tests will fail the same way and say so; this only notes it.
+    progress(`${label}: warm-up failed: ${errorMessage(e)}`);
+  }
+}
+
 async function measureRun(
   lab: BenchLab,
   fwd: RunningForwarder,
@@ -300,6 +341,7 @@ async function measureRun(
     return { ...result, cpuSeconds };
   }
   const d = options.durationSeconds;
+  if (options.warmUpSeconds > 0) await warmUp(lab, fwd, options.warmUpSeconds, label);
   record.tcp1 = await test(
     "TCP×1",
     () => measureTcp(lab, fwd.target, { streams: 1, durationSeconds: d }),
@@ -577,7 +619,7 @@ async function main(args: readonly string[]): Promise<number> {
     progress(
       `lab: ${lab.a.name} (${A_IPV4}) ↔ ${lab.b.name} (${B_IPV4}); ${options.runs} runs of ${
         specs.map((s) => s.name).join(", ")
-      }, ${options.durationSeconds} s per iperf3 test`,
+      }, ${options.durationSeconds} s per iperf3 test, ${options.warmUpSeconds} s of warm-up`,
     );
     for (let run = 1; run <= options.runs; run++) {
       // Rotate the order each run so no forwarder always comes first (or after the same one).
@@ -641,7 +683,7 @@ async function main(args: readonly string[]): Promise<number> {
         startedAt.slice(0, 16).replace("T", " ")
       } UTC`,
       loadLine(runs, host.cpus),
-      `Medians of ${options.runs} runs, ${options.durationSeconds} s per iperf3 test; UDP: ${UDP_PAYLOAD_BYTES}-byte payloads at -b ${options.udpBitrate}, socket buffers -w ${options.udpBuffer} (net.core.rmem_max ${
+      `Medians of ${options.runs} runs, ${options.durationSeconds} s per iperf3 test, after ${options.warmUpSeconds} s each of TCP and UDP-64 not measured (warm-up); UDP: ${UDP_PAYLOAD_BYTES}-byte payloads at -b ${options.udpBitrate}, socket buffers -w ${options.udpBuffer} (net.core.rmem_max ${
         host.rmemMax ?? "?"
       }); CPU s: forwarders of both ends over one run's tests; CPU µs/pkt: both ends, UDP-64 at ${
         options.udpFixedPps / 1000

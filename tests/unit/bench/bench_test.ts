@@ -5,6 +5,7 @@ Deno.test("parseBenchArgs() gives the documented defaults", () => {
   assert.deepEqual(parseBenchArgs([]), {
     runs: 3,
     durationSeconds: 5,
+    warmUpSeconds: 1,
     only: undefined,
     out: "bench-results.json",
     udpBitrate: "0",
@@ -18,6 +19,8 @@ Deno.test("parseBenchArgs() reads every option and splits --only on commas", () 
     "--runs",
     "5",
     "--duration=2",
+    "--warm-up",
+    "0",
     "--only",
     "native, socat,cfwd",
     "--out",
@@ -31,6 +34,7 @@ Deno.test("parseBenchArgs() reads every option and splits --only on commas", () 
   assert.deepEqual(o, {
     runs: 5,
     durationSeconds: 2,
+    warmUpSeconds: 0,
     only: ["native", "socat", "cfwd"],
     out: "x.json",
     udpBitrate: "500M",
@@ -46,6 +50,10 @@ Deno.test("parseBenchArgs() refuses bad numbers and unknown options", () => {
     message: 'Cannot use "0" for --runs: expected a positive integer',
   });
   assert.throws(() => parseBenchArgs(["--duration", "1.5"]), RangeError);
+  assert.throws(() => parseBenchArgs(["--warm-up=-1"]), {
+    name: "RangeError",
+    message: 'Cannot use "-1" for --warm-up: expected an integer ≥ 0',
+  });
   assert.throws(() => parseBenchArgs(["--udp-bitrate", "fast"]), RangeError);
   assert.throws(() => parseBenchArgs(["--udp-fixed-kpps=-1"]), RangeError);
   assert.throws(() => parseBenchArgs(["--udp-buffer", "1.5M"]), {
