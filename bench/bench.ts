@@ -129,18 +129,12 @@ Environment:
   STF_BENCH_VARIANTS  extra stf rows, e.g. '[{"name":"stf-no-batch","flags":["--no-batch"]}]'
   STF_BENCH_MAIN      the stf entry point to run (default: this checkout's main.ts)`;
 
-function positiveInteger(value: string, flag: string): number {
+/** A whole number of at least `min` (1: "positive"; 0: zero allowed, to switch a step off). */
+function integer(value: string, flag: string, min: 0 | 1): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new RangeError(`Cannot use "${value}" for ${flag}: expected a positive integer`);
-  }
-  return n;
-}
-
-function nonNegativeInteger(value: string, flag: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
-    throw new RangeError(`Cannot use "${value}" for ${flag}: expected an integer ≥ 0`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
+    const expected = min === 1 ? "a positive integer" : "an integer ≥ 0";
+    throw new RangeError(`Cannot use "${value}" for ${flag}: expected ${expected}`);
   }
   return n;
 }
@@ -186,9 +180,9 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
     throw new RangeError(`Cannot use "${buffer}" for --udp-buffer: expected e.g. 0, 512K, 2M`);
   }
   return {
-    runs: positiveInteger(values.runs, "--runs"),
-    durationSeconds: positiveInteger(values.duration, "--duration"),
-    warmUpSeconds: nonNegativeInteger(values["warm-up"], "--warm-up"),
+    runs: integer(values.runs, "--runs", 1),
+    durationSeconds: integer(values.duration, "--duration", 1),
+    warmUpSeconds: integer(values["warm-up"], "--warm-up", 0),
     only: values.only?.split(",").map((s) => s.trim()).filter((s) => s !== ""),
     out: values.out,
     udpBitrate: bitrate,
@@ -273,11 +267,15 @@ function sinkDropPercent(r: UdpResult): number | undefined {
   return reached === 0 ? 0 : (drops / reached) * 100;
 }
 
-function atSink(r: UdpResult): string {
+/** A UDP test's progress line: received rate, loss (with `digits` decimals), the sink's part. */
+function udpLine(r: UdpResult, digits: number): string {
   const share = sinkDropPercent(r);
-  return share === undefined
+  const sink = share === undefined
     ? "receiving socket not read"
     : `${r.receiverSocketDrops} dropped by the receiving socket, ${share.toFixed(1)} %`;
+  return `${(r.pps / 1000).toFixed(1)} kpps received, ${
+    r.lossPercent.toFixed(digits)
+  } % lost (${sink})`;
 }
 
 function errorMessage(e: unknown): string {
@@ -361,10 +359,7 @@ async function measureRun(
         durationSeconds: d,
         socketBuffer: options.udpBuffer,
       }),
-    (r) =>
-      `${(r.pps / 1000).toFixed(1)} kpps received, ${r.lossPercent.toFixed(1)} % lost (${
-        atSink(r)
-      })`,
+    (r) => udpLine(r, 1),
   );
   const fixedPps = options.udpFixedPps;
   if (roots.length > 0 && fixedPps > 0) {
@@ -378,10 +373,7 @@ async function measureRun(
           durationSeconds: d,
           socketBuffer: options.udpBuffer,
         }),
-      (r) =>
-        `${(r.pps / 1000).toFixed(1)} kpps received, ${r.lossPercent.toFixed(2)} % lost (${
-          atSink(r)
-        })`,
+      (r) => udpLine(r, 2),
     );
     const u = ok(record.udpFixed);
     if (u?.cpuSeconds !== undefined && u.packetsReceived > 0) {
