@@ -16,6 +16,7 @@ import { EgressPath } from "./encap.ts";
 import type { IcmpSource, Link, TunDevice } from "./types.ts";
 import { type DropSample, dropSampler } from "./sample.ts";
 import type { WorkerReload, WorkerStart } from "./worker.ts";
+import { WakeFd } from "./wake.ts";
 
 /** Options common to both engines. */
 export interface ForwarderOptions {
@@ -162,13 +163,29 @@ export async function startThreadedForwarder(
   const flags = new Int32Array(control);
   let settings = options.settings;
   const workers = new Map<string, Worker>();
+  const wakes = new Map<Worker, WakeFd>();
   const stopped = new Map<string, () => void>();
   const ready: Promise<void>[] = [];
+  // Every message to a Worker rings its doorbell, so it turns its event loop to take it.
+  const post = (worker: Worker, message: unknown) => {
+    worker.postMessage(message);
+    wakes.get(worker)?.ring();
+  };
+  // Opened before any Worker starts, so that a failure leaves nothing running.
+  const doorbells: WakeFd[] = [];
+  try {
+    for (let i = 0; i < 2 * queues.length; i++) doorbells.push(WakeFd.open());
+  } catch (e) {
+    for (const wake of doorbells) wake.close();
+    throw e;
+  }
   queues.forEach((fds, queue) => {
     for (const direction of ["egress", "ingress"] as const) {
       const key = `${direction}/${queue}`;
+      const wake = doorbells[2 * queue + (direction === "egress" ? 0 : 1)];
       const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
       workers.set(key, worker);
+      wakes.set(worker, wake);
       ready.push(
         new Promise<void>((resolve, reject) => {
           worker.onmessage = (event) => {
@@ -188,7 +205,8 @@ export async function startThreadedForwarder(
           };
         }),
       );
-      worker.postMessage(
+      post(
+        worker,
         {
           kind: "start",
           direction,
@@ -198,6 +216,7 @@ export async function startThreadedForwarder(
           linkFd: fds.linkFd,
           sendFd: fds.sendFd,
           icmpFd: direction === "egress" ? fds.icmpFd : -1,
+          wakeFd: wake.fd,
           settings,
           icmpSource: options.icmpSource,
           counters: counters.buffer,
@@ -219,9 +238,10 @@ export async function startThreadedForwarder(
         setTimeout(resolve, 500);
       })
     );
-    for (const worker of workers.values()) worker.postMessage({ kind: "stop" });
+    for (const worker of workers.values()) post(worker, { kind: "stop" });
     await Promise.all(done);
     for (const worker of workers.values()) worker.terminate();
+    for (const wake of wakes.values()) wake.close();
   };
   try {
     await Promise.all(ready);
@@ -237,7 +257,8 @@ export async function startThreadedForwarder(
       compilePolicy(next);
       settings = next;
       for (const worker of workers.values()) {
-        worker.postMessage(
+        post(
+          worker,
           {
             kind: "reload",
             settings: next,

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { WakeFd } from "../../../lib/dataplane/wake.ts";
+import { openLibc } from "../../../ffi/mod.ts";
+
+/** What a Worker does with its doorbell: read the counter (and reset it), or -errno. */
+function take(fd: number): number {
+  const buf = new Uint8Array(8);
+  const n = openLibc().symbols.read(fd, buf, 8n);
+  return n === 8 ? Number(new DataView(buf.buffer).getBigUint64(0, true)) : n;
+}
+
+Deno.test("WakeFd counts the messages rung since the Worker last read it, and reads reset it", () => {
+  using wake = WakeFd.open();
+  assert.ok(wake.fd >= 0);
+  assert.equal(take(wake.fd), -1, "nothing rung: a non-blocking read fails (EAGAIN)");
+  wake.ring();
+  wake.ring();
+  wake.ring();
+  assert.equal(take(wake.fd), 3);
+  assert.equal(take(wake.fd), -1, "the read reset the counter");
+  wake.ring();
+  assert.equal(take(wake.fd), 1);
+});
+
+Deno.test("WakeFd is readable to poll() exactly while a ring is unread", () => {
+  using wake = WakeFd.open();
+  const { poll } = openLibc().symbols;
+  const pfd = new Uint8Array(8);
+  const view = new DataView(pfd.buffer);
+  view.setInt32(0, wake.fd, true);
+  view.setInt16(4, 1, true); // POLLIN
+  assert.equal(poll(pfd, 1n, 0), 0);
+  wake.ring();
+  assert.equal(poll(pfd, 1n, 0), 1);
+  assert.equal(view.getInt16(6, true) & 1, 1);
+  take(wake.fd);
+  assert.equal(poll(pfd, 1n, 0), 0);
+});
+
+Deno.test("WakeFd: ringing or closing after close does nothing", () => {
+  const wake = WakeFd.open();
+  wake.close();
+  wake.ring();
+  wake.close();
+});
