@@ -130,11 +130,17 @@ export interface PingResult {
   readonly transmitted: number;
   /** Average round-trip time (missing when no reply came back). */
   readonly avgMs: number | undefined;
+  /** Median of the replies' round-trip times (missing without per-reply lines). */
+  readonly medianMs: number | undefined;
+  /** 90th percentile of the replies' round-trip times (nearest rank). */
+  readonly p90Ms: number | undefined;
 }
 
 /**
- * Reads the summary of iputils `ping` (`20 packets transmitted, 20 received, …` and
- * `rtt min/avg/max/mdev = 0.031/0.045/0.061/0.008 ms`).
+ * Reads the output of iputils `ping` without `-q`: a `time=0.307 ms` per reply, and the
+ * summary (`20 packets transmitted, 20 received, …` and
+ * `rtt min/avg/max/mdev = 0.031/0.045/0.061/0.008 ms`). The median and the 90th percentile come
+ * from the replies; a few slow replies move the average a lot when there are few.
  *
  * @param text ping's standard output
  * @throws {SyntaxError} when the packet counts are missing
@@ -143,10 +149,14 @@ export function parsePing(text: string): PingResult {
   const counts = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(text);
   if (counts === null) throw new SyntaxError("Cannot read ping output: no packet counts");
   const rtt = /= [\d.]+\/([\d.]+)\/[\d.]+\/[\d.]+ ms/.exec(text);
+  const times = [...text.matchAll(/ time[=<]([\d.]+) ms/g)].map((m) => Number(m[1]))
+    .sort((x, y) => x - y);
   return {
     transmitted: Number(counts[1]),
     received: Number(counts[2]),
     avgMs: rtt === null ? undefined : Number(rtt[1]),
+    medianMs: median(times),
+    p90Ms: times.length === 0 ? undefined : times[Math.ceil(0.9 * times.length) - 1],
   };
 }
 
@@ -215,8 +225,10 @@ export interface SummaryRow {
   readonly udpLossPercent?: number;
   /** Share of the datagrams that reached the receiving socket which it dropped, percent. */
   readonly udpSinkDropPercent?: number;
-  /** Average ping round-trip time, ms. */
+  /** Ping round-trip time, ms: the median over the replies of a run (median of runs). */
   readonly rttMs?: number;
+  /** 90th percentile of the ping round-trip times of a run, ms (median of runs). */
+  readonly rttP90Ms?: number;
   /** CPU seconds of the forwarder processes (both ends) over one run's tests. */
   readonly cpuSeconds?: number;
   /** CPU microseconds of the forwarders (both ends) per packet, UDP-64 at a fixed low rate. */
@@ -243,6 +255,11 @@ function retransmits(row: SummaryRow): string {
   return `${formatNumber(row.tcp1Retransmits, 0)} / ${formatNumber(row.tcp4Retransmits, 0)}`;
 }
 
+function roundTrip(row: SummaryRow): string {
+  if (row.rttMs === undefined && row.rttP90Ms === undefined) return "–";
+  return `${formatNumber(row.rttMs, 3)} / ${formatNumber(row.rttP90Ms, 3)}`;
+}
+
 function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
   const rule = `|${header.map((_, i) => (i === 0 ? " --- " : " ---: ")).join("|")}|`;
@@ -263,7 +280,7 @@ export function formatResultTable(rows: readonly SummaryRow[]): string {
     "retransmits ×1 / ×4",
     "UDP-64 kpps",
     "UDP loss %",
-    "RTT ms",
+    "RTT ms p50 / p90",
     "CPU s",
     "CPU µs/pkt",
     "peak RSS MB",
@@ -277,7 +294,7 @@ export function formatResultTable(rows: readonly SummaryRow[]): string {
       retransmits(r),
       formatNumber(r.udpKpps, 1),
       formatNumber(r.udpLossPercent, 1),
-      formatNumber(r.rttMs, 3),
+      roundTrip(r),
       formatNumber(r.cpuSeconds, 2),
       formatNumber(r.cpuUsPerPacket, 2),
       formatNumber(r.peakRssMb, 1),

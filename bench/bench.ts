@@ -80,7 +80,7 @@ const UPLINK_GRO_SPECS: readonly ForwarderSpec[] = [
 ];
 
 const UDP_PAYLOAD_BYTES = 64;
-const PING_COUNT = 20;
+const PING_COUNT = 100;
 const PAUSE_BETWEEN_TESTS_MS = 300;
 
 /** The benchmark's settings, from the command line. */
@@ -383,7 +383,10 @@ async function measureRun(
   record.ping = await test(
     "ping",
     () => measurePing(lab, fwd.target, PING_COUNT),
-    (r) => `${r.received}/${r.transmitted}, avg ${r.avgMs?.toFixed(3) ?? "–"} ms`,
+    (r) =>
+      `${r.received}/${r.transmitted}, median ${r.medianMs?.toFixed(3) ?? "–"} ms, p90 ${
+        r.p90Ms?.toFixed(3) ?? "–"
+      } ms, avg ${r.avgMs?.toFixed(3) ?? "–"} ms`,
   );
   if (roots.length > 0) record.peakRssKb = maxStatusKb(roots.flatMap(processTree), "VmHWM");
   const dead = fwd.processes.find((p) => p.exit !== undefined);
@@ -439,7 +442,8 @@ export function summarize(name: string, runs: readonly RunRecord[], note?: strin
     }),
     udpLossPercent: pick((r) => ok(r.udp)?.lossPercent),
     udpSinkDropPercent: sinkDrops,
-    rttMs: pick((r) => ok(r.ping)?.avgMs),
+    rttMs: pick((r) => ok(r.ping)?.medianMs),
+    rttP90Ms: pick((r) => ok(r.ping)?.p90Ms),
     cpuSeconds: pick(totalCpu),
     cpuUsPerPacket: pick((r) => {
       const u = ok(r.udpFixed);

@@ -91,7 +91,14 @@ function run(n: number, gbps: number, extra: Partial<RunRecord> = {}): RunRecord
       lossPercent: 0,
       cpuSeconds: 0.5,
     },
-    ping: { transmitted: 20, received: 20, avgMs: 0.1 * n, cpuSeconds: 0 },
+    ping: {
+      transmitted: 20,
+      received: 20,
+      avgMs: 0.5 * n,
+      medianMs: 0.1 * n,
+      p90Ms: 0.3 * n,
+      cpuSeconds: 0,
+    },
     peakRssKb: 1024 * 10 * n,
     ...extra,
   };
@@ -103,7 +110,8 @@ Deno.test("summarize() takes medians over runs and the largest peak RSS", () => 
   assert.equal(row.tcp4Gbps, 4);
   assert.equal(row.tcp1Retransmits, 20);
   assert.equal(row.udpKpps, 50);
-  assert.equal(row.rttMs, 0.2);
+  assert.equal(row.rttMs, 0.2, "the median of the runs' medians, not of their averages");
+  assert.ok(Math.abs((row.rttP90Ms ?? 0) - 0.6) < 1e-9);
   assert.equal(row.peakRssMb, 30);
   assert.equal(row.cpuUsPerPacket, 10);
   // One run's CPU is undefined (udp has none), so the total is missing rather than too small.

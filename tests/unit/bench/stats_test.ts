@@ -128,17 +128,46 @@ Deno.test("parsePing() reads counts and the average round-trip time of iputils p
   const text = [
     "PING 2002:c633:6402::1(2002:c633:6402::1) 56 data bytes",
     "64 bytes from 2002:c633:6402::1: icmp_seq=1 ttl=64 time=0.307 ms",
+    "64 bytes from 2002:c633:6402::1: icmp_seq=2 ttl=64 time=0.430 ms",
+    "64 bytes from 2002:c633:6402::1: icmp_seq=3 ttl=64 time=0.373 ms",
     "",
     "--- 2002:c633:6402::1 ping statistics ---",
     "3 packets transmitted, 3 received, 0% packet loss, time 404ms",
     "rtt min/avg/max/mdev = 0.307/0.370/0.430/0.050 ms",
   ].join("\n");
-  assert.deepEqual(parsePing(text), { transmitted: 3, received: 3, avgMs: 0.37 });
+  assert.deepEqual(parsePing(text), {
+    transmitted: 3,
+    received: 3,
+    avgMs: 0.37,
+    medianMs: 0.373,
+    p90Ms: 0.43,
+  });
+});
+
+Deno.test("parsePing() takes the median and the 90th percentile (nearest rank) of the replies", () => {
+  // 20 replies: 0.1, 0.2, … 2.0 ms, out of order; one slow reply moves the mean, not the median.
+  const times = Array.from({ length: 20 }, (_, i) => ((i * 7) % 20 + 1) / 10);
+  const text = [
+    ...times.map((t, i) => `64 bytes from 2002::1: icmp_seq=${i + 1} ttl=64 time=${t} ms`),
+    "20 packets transmitted, 20 received, 0% packet loss, time 1000ms",
+    "rtt min/avg/max/mdev = 0.100/1.050/2.000/0.577 ms",
+  ].join("\n");
+  const r = parsePing(text);
+  assert.equal(r.medianMs, 1.05);
+  assert.equal(r.p90Ms, 1.8, "the 18th of 20");
+  // ping prints "time<1 ms"-style lines on some systems for very short times.
+  assert.equal(parsePing(text.replace("time=0.1 ms", "time<0.1 ms")).medianMs, 1.05);
 });
 
 Deno.test("parsePing() has no average when nothing came back", () => {
   const text = "1 packets transmitted, 0 received, +1 errors, 100% packet loss, time 0ms\n";
-  assert.deepEqual(parsePing(text), { transmitted: 1, received: 0, avgMs: undefined });
+  assert.deepEqual(parsePing(text), {
+    transmitted: 1,
+    received: 0,
+    avgMs: undefined,
+    medianMs: undefined,
+    p90Ms: undefined,
+  });
   assert.throws(() => parsePing("connect: Network is unreachable"), SyntaxError);
 });
 
@@ -227,6 +256,7 @@ const ROWS: SummaryRow[] = [
     udpKpps: 20,
     udpLossPercent: 85,
     rttMs: 0.4,
+    rttP90Ms: 0.9,
     cpuSeconds: 10,
     cpuUsPerPacket: 30,
     peakRssMb: 2.5,
@@ -242,9 +272,9 @@ Deno.test("formatResultTable() prints one Markdown row per forwarder with dashes
   assert.match(lines[1], /^\| --- \|( ---: \|)+$/);
   assert.equal(
     lines[3],
-    "| socat | 0.20 | 0.40 | 5000 / 9000 | 20.0 | 85.0 | 0.400 | 10.00 | 30.00 | 2.5 |",
+    "| socat | 0.20 | 0.40 | 5000 / 9000 | 20.0 | 85.0 | 0.400 / 0.900 | 10.00 | 30.00 | 2.5 |",
   );
-  assert.equal(lines[4], "| stf | 1.00 | 1.20 | – | 50.0 | – | 0.200 | 5.00 | – | – |");
+  assert.equal(lines[4], "| stf | 1.00 | 1.20 | – | 50.0 | – | 0.200 / – | 5.00 | – | – |");
   assert.equal(
     lines[5],
     "| stf-no-batch (failed to start: main.ts not found) | – | – | – | – | – | – | – | – | – |",
