@@ -9,19 +9,12 @@
  * @module
  */
 import { check, EFD_CLOEXEC, EFD_NONBLOCK, openLibc } from "../../ffi/mod.ts";
+import { FdHandle } from "../netif/fd.ts";
 
 const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
 
 /** The parent's end of a Worker's doorbell. */
-export class WakeFd implements Disposable {
-  /** The eventfd (non-blocking); the Worker polls and reads it. */
-  readonly fd: number;
-  #closed = false;
-
-  private constructor(fd: number) {
-    this.fd = fd;
-  }
-
+export class WakeFd extends FdHandle {
   /**
    * Opens an eventfd (non-blocking, close-on-exec).
    *
@@ -38,18 +31,6 @@ export class WakeFd implements Disposable {
 
   /** Adds one to the counter: one more message posted. */
   ring(): void {
-    if (!this.#closed) openLibc().symbols.write(this.fd, ONE, 8n);
-  }
-
-  /** Closes the eventfd (once). */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    openLibc().symbols.close(this.fd);
-  }
-
-  /** Closes the eventfd. */
-  [Symbol.dispose](): void {
-    this.close();
+    if (!this.closed) openLibc().symbols.write(this.fd, ONE, 8n);
   }
 }

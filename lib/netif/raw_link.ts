@@ -20,6 +20,7 @@ import {
   SOCK_RAW,
   SOL_SOCKET,
 } from "../../ffi/mod.ts";
+import { FdHandle } from "./fd.ts";
 import { queueFilterProgram } from "./queue_filter.ts";
 
 /** Options of {@link openRawLink}. */
@@ -33,28 +34,7 @@ export interface RawLinkOptions {
 }
 
 /** An open socket (the protocol-41 or the ICMPv4 raw socket), closed once. */
-export class SocketHandle implements Disposable {
-  /** The file descriptor (for `recvmmsg`/`sendmmsg` through FFI, in any thread). */
-  readonly fd: number;
-  #closed = false;
-
-  /** Wraps an fd; use {@link openRawLink} or `openIcmpSocket`. */
-  constructor(fd: number) {
-    this.fd = fd;
-  }
-
-  /** Closes the socket (once). */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    openLibc().symbols.close(this.fd);
-  }
-
-  /** Closes the socket. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-}
+export class SocketHandle extends FdHandle {}
 
 function setIntOption(fd: number, level: number, option: number, value: number, what: string) {
   const bytes = new Uint8Array(4);

@@ -23,6 +23,7 @@ import {
   TUNSETPERSIST,
   view,
 } from "../../ffi/mod.ts";
+import { FdHandle } from "./fd.ts";
 import { interfaceIndex } from "./link.ts";
 
 /**
@@ -50,35 +51,20 @@ export interface TunOptions {
 }
 
 /** An open TUN fd; closing it removes a device that is not persistent. */
-export class TunHandle implements Disposable {
-  /** The file descriptor (for `read`/`write`/`poll` through FFI, in any thread). */
-  readonly fd: number;
+export class TunHandle extends FdHandle {
   /** The device's name as the kernel gave it. */
   readonly name: string;
   /** The `IFF_*` flags it was attached with. */
   readonly flags: number;
   /** Whether this call created the device (it did not exist before). */
   readonly created: boolean;
-  #closed = false;
 
   /** Wraps an fd; use {@link createOrAttachTun}. */
   constructor(fd: number, name: string, flags: number, created: boolean) {
-    this.fd = fd;
+    super(fd);
     this.name = name;
     this.flags = flags;
     this.created = created;
-  }
-
-  /** Closes the fd (once). */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    openLibc().symbols.close(this.fd);
-  }
-
-  /** Closes the fd. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 
