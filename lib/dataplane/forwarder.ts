@@ -162,14 +162,14 @@ export async function startThreadedForwarder(
   const control = new SharedArrayBuffer(8);
   const flags = new Int32Array(control);
   let settings = options.settings;
-  const workers = new Map<string, Worker>();
-  const wakes = new Map<Worker, WakeFd>();
+  /** Each Worker with its doorbell, by direction and queue. */
+  const workers = new Map<string, { worker: Worker; wake: WakeFd }>();
   const stopped = new Map<string, () => void>();
   const ready: Promise<void>[] = [];
   // Every message to a Worker rings its doorbell, so it turns its event loop to take it.
-  const post = (worker: Worker, message: unknown) => {
-    worker.postMessage(message);
-    wakes.get(worker)?.ring();
+  const post = (to: { worker: Worker; wake: WakeFd }, message: unknown) => {
+    to.worker.postMessage(message);
+    to.wake.ring();
   };
   // Opened before any Worker starts, so that a failure leaves nothing running.
   const doorbells: WakeFd[] = [];
@@ -184,8 +184,8 @@ export async function startThreadedForwarder(
       const key = `${direction}/${queue}`;
       const wake = doorbells[2 * queue + (direction === "egress" ? 0 : 1)];
       const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
-      workers.set(key, worker);
-      wakes.set(worker, wake);
+      const entry = { worker, wake };
+      workers.set(key, entry);
       ready.push(
         new Promise<void>((resolve, reject) => {
           worker.onmessage = (event) => {
@@ -206,7 +206,7 @@ export async function startThreadedForwarder(
         }),
       );
       post(
-        worker,
+        entry,
         {
           kind: "start",
           direction,
@@ -238,10 +238,12 @@ export async function startThreadedForwarder(
         setTimeout(resolve, 500);
       })
     );
-    for (const worker of workers.values()) post(worker, { kind: "stop" });
+    for (const entry of workers.values()) post(entry, { kind: "stop" });
     await Promise.all(done);
-    for (const worker of workers.values()) worker.terminate();
-    for (const wake of wakes.values()) wake.close();
+    for (const { worker, wake } of workers.values()) {
+      worker.terminate();
+      wake.close();
+    }
   };
   try {
     await Promise.all(ready);
@@ -256,9 +258,9 @@ export async function startThreadedForwarder(
     reload(next: PolicySettings) {
       compilePolicy(next);
       settings = next;
-      for (const worker of workers.values()) {
+      for (const entry of workers.values()) {
         post(
-          worker,
+          entry,
           {
             kind: "reload",
             settings: next,
