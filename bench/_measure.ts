@@ -122,7 +122,11 @@ async function udp6RcvbufErrors(lab: BenchLab): Promise<number> {
  * @param target B's address
  * @param count echo requests to send
  */
-export async function measurePing(lab: BenchLab, target: string, count = 100): Promise<PingResult> {
+export async function measurePing(
+  lab: BenchLab,
+  target: string,
+  count: number,
+): Promise<PingResult> {
   const r = await lab.a.run`ping -c ${count} -i 0.03 -W 1 ${target}`.noThrow().quiet()
     .stdout("piped").stderr("piped").timeout(30_000);
   return parsePing(r.stdout + r.stderr);

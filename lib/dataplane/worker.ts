@@ -7,7 +7,7 @@
  * as the doorbell wakes the poll.
  *
  * Messages in: `start` ({@link WorkerStart}), `reload` ({@link WorkerReload}), `stop`.
- * Messages out: `ready`, `drop` (sampled, for debug logs), `error`, `stopped`, `status`.
+ * Messages out: `ready`, `drop` (sampled, for debug logs), `error`, `stopped`.
  *
  * @module
  */

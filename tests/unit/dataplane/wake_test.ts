@@ -37,9 +37,16 @@ Deno.test("WakeFd is readable to poll() exactly while a ring is unread", () => {
   assert.equal(poll(pfd, 1n, 0), 0);
 });
 
-Deno.test("WakeFd: ringing or closing after close does nothing", () => {
+Deno.test("WakeFd: a ring after close never reaches the file that reuses the fd number", () => {
   const wake = WakeFd.open();
+  const number = wake.fd;
   wake.close();
+  // The kernel hands out the lowest free number: the next eventfd gets the closed one back.
+  using reuser = WakeFd.open();
+  assert.equal(reuser.fd, number, "precondition: the fd number was reused");
   wake.ring();
   wake.close();
+  assert.equal(take(reuser.fd), -1, "nothing was written to the new eventfd");
+  reuser.ring();
+  assert.equal(take(reuser.fd), 1);
 });
