@@ -16,7 +16,8 @@ import { type RunControl, runForwarder } from "./lib/commands/run.ts";
 import { runUp } from "./lib/commands/up.ts";
 import type { StfConfig } from "./lib/config/mod.ts";
 import { ConfigError, OperationError } from "./lib/errors.ts";
-import { configureLogging } from "./lib/log.ts";
+import { disarmInspectorSignal, refuseInspectorWhenPrivileged } from "./lib/inspector_guard.ts";
+import { configureLogging, getLogger } from "./lib/log.ts";
 
 /**
  * Runs stf with the given arguments and returns the exit code. User mistakes print one line
@@ -26,6 +27,7 @@ import { configureLogging } from "./lib/log.ts";
  */
 export async function main(args: readonly string[]): Promise<number> {
   try {
+    refuseInspectorWhenPrivileged();
     const invocation = parseArgs(args);
     switch (invocation.command) {
       case "prefix":
@@ -77,7 +79,7 @@ export async function main(args: readonly string[]): Promise<number> {
 }
 
 /**
- * Wires SIGINT/SIGTERM (stop), SIGHUP (reload) and SIGUSR1 (counters) to the forwarder. The
+ * Wires SIGINT/SIGTERM (stop), SIGHUP (reload) and SIGUSR2 (counters) to the forwarder. The
  * listeners are installed at once, before any device is opened, so that an early signal is
  * never fatal: a stop that arrives before the forwarder is ready is delivered when it is, a
  * reload or counters request before then has nothing to act on and is dropped.
@@ -100,7 +102,8 @@ function signalControl(reloadConfig: () => Promise<StfConfig>): RunControl {
   };
   listen(["SIGINT", "SIGTERM"], "stop");
   listen(["SIGHUP"], "reload");
-  listen(["SIGUSR1"], "stats");
+  // Not SIGUSR1: Deno opens its inspector on it, and stf ignores it (lib/inspector_guard.ts).
+  listen(["SIGUSR2"], "stats");
   return {
     onStop(handler) {
       handlers.stop = handler;
@@ -139,6 +142,22 @@ export function reportError(error: unknown): number {
   throw error;
 }
 
+/**
+ * Closes SIGUSR1's inspector for the life of the process (see lib/inspector_guard.ts) and logs
+ * when a SIGUSR1 that arrived before the handler could be replaced had opened it.
+ */
+function guardInspector(): void {
+  disarmInspectorSignal().then((result) => {
+    if (result.closed !== undefined) {
+      getLogger(["stf", "security"]).warn(
+        "Closed the V8 inspector a SIGUSR1 opened at {url}: stf ignores SIGUSR1 (counters are on SIGUSR2)",
+        { url: result.closed },
+      );
+    }
+  });
+}
+
 if (import.meta.main) {
+  guardInspector();
   Deno.exit(await main(Deno.args));
 }

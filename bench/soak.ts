@@ -2,7 +2,7 @@
  * `deno task soak`: two 6to4 sites in network namespaces, each running `stf run`, with a
  * fixed-rate UDP load (iperf3) from A to B through the tunnel for `--duration` seconds. Every
  * `--sample` seconds it samples the resident memory (`VmRSS`) and the open file descriptors
- * (`/proc/<pid>/fd`) of both stf processes and their counters (SIGUSR1). At the end it checks:
+ * (`/proc/<pid>/fd`) of both stf processes and their counters (SIGUSR2). At the end it checks:
  * memory flat (the median of the last quarter within `--rss-tolerance` of the first quarter's,
  * the first `--warmup` seconds left out: JIT and buffers settle there), descriptors constant,
  * counters consistent (every packet A's egress sent is accounted for at B's ingress, nothing

@@ -311,3 +311,8 @@ export const EMSGSIZE = 90;
 export const EADDRNOTAVAIL = 99;
 /** `ESRCH`. */
 export const ESRCH = 3;
+
+/** `SIGUSR1`: since Deno 2.9.2 it opens the V8 inspector; stf ignores it (lib/inspector_guard.ts). */
+export const SIGUSR1 = 10;
+/** `SIG_IGN`: the handler value that makes the kernel discard a signal. */
+export const SIG_IGN = 1n;

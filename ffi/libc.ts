@@ -50,6 +50,8 @@ export const LIBC_SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  // `signal(signo, SIG_IGN)`: the handler argument and the previous handler are pointers.
+  signal: { parameters: ["i32", "pointer"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound libc: `libc.symbols.read(fd, buf, len)` and so on. */

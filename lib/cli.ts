@@ -236,7 +236,7 @@ const runCommand = command(
     })),
     statsInterval: optional(option("--stats-interval", integer({ min: 0, metavar: "SECONDS" }), {
       description:
-        message`Print the counters every so many seconds (0: only at exit and on SIGUSR1).`,
+        message`Print the counters every so many seconds (0: only at exit and on SIGUSR2).`,
     })),
     logLevel: optional(
       option(
@@ -280,7 +280,7 @@ const runCommand = command(
   {
     brief: message`Run the forwarder in the foreground.`,
     description:
-      message`Forward IPv6 between the stf interface and IPv4 protocol 41 with the filters of RFC 3964. Attaches to the interface ${"stf up"} made, or creates one and removes it on exit. SIGINT/SIGTERM stop, SIGHUP reloads the configuration, SIGUSR1 prints the counters.`,
+      message`Forward IPv6 between the stf interface and IPv4 protocol 41 with the filters of RFC 3964. Attaches to the interface ${"stf up"} made, or creates one and removes it on exit. SIGINT/SIGTERM stop, SIGHUP reloads the configuration, SIGUSR2 prints the counters.`,
     footer: examples(
       "stf run --ipv4 203.0.113.80 --mode return-path     (the seed's server)",
       "stf run --ipv4 eth0 --relay 192.0.2.99 --default-route --site-prefix 2001:db8:1::/48",

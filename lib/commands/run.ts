@@ -2,7 +2,7 @@
  * `stf run`: the forwarder in the foreground. It attaches to the TUN that `stf up` made (or
  * creates and configures one, removed again on exit), opens the protocol-41 and ICMPv4 raw
  * sockets, and forwards in one Worker per direction until told to stop. SIGHUP reloads the
- * configuration (a broken one is reported and the old one stays); SIGUSR1 prints the counters.
+ * configuration (a broken one is reported and the old one stays); SIGUSR2 prints the counters.
  *
  * @module
  */
@@ -60,7 +60,7 @@ export interface RunControl {
   onStop(handler: () => void): void;
   /** Registers the reload handler (SIGHUP). */
   onReload(handler: () => void): void;
-  /** Registers the counters handler (SIGUSR1). */
+  /** Registers the counters handler (SIGUSR2). */
   onStats(handler: () => void): void;
   /** Loads the configuration again (for a reload). */
   reloadConfig(): Promise<StfConfig>;

@@ -10,6 +10,7 @@ export {
   type ControlServer,
   controlSocketPath,
   type ForwarderStatus,
+  MAX_CONNECTIONS,
   queryControl,
   type QueryControlOptions,
   serveControl,

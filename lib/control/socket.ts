@@ -58,6 +58,12 @@ export interface QueryControlOptions {
 
 const MAX_REQUEST = 256;
 const REQUEST_TIMEOUT_MS = 2000;
+/**
+ * Connections answered at once. Any local user may connect, and each connection holds a file
+ * descriptor of the forwarder for up to {@link REQUEST_TIMEOUT_MS}: past this many, a new one
+ * is closed unanswered, so that no user can exhaust the forwarder's descriptors.
+ */
+export const MAX_CONNECTIONS = 16;
 
 /**
  * The control socket path of an interface.
@@ -72,6 +78,23 @@ export function controlSocketPath(name: string, directory: string = CONTROL_DIRE
 function dirname(path: string): string {
   const i = path.lastIndexOf("/");
   return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
+}
+
+/**
+ * Refuses a directory in which another user could replace the socket file between `bind` and
+ * `chmod` (writable by others without the sticky bit): `chmod` follows a symlink, so root
+ * would make the link's target writable by everyone.
+ */
+function checkDirectory(path: string): void {
+  const directory = dirname(path);
+  const mode = Deno.statSync(directory).mode ?? 0;
+  if ((mode & 0o002) !== 0 && (mode & 0o1000) === 0) {
+    throw new OperationError(
+      `Cannot listen on the control socket "${path}": its directory "${directory}" is writable ` +
+        `by every user without the sticky bit (mode ${(mode & 0o7777).toString(8)}); choose a ` +
+        `directory only root can write, e.g. the default /run/stf`,
+    );
+  }
 }
 
 /** Removes a stale socket at `path`; refuses one that answers or a file that is no socket. */
@@ -162,6 +185,7 @@ export async function serveControl(
   source: () => ForwarderStatus,
 ): Promise<ControlServer> {
   Deno.mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  checkDirectory(path);
   await removeStale(path);
   let listener: Deno.UnixListener;
   try {
@@ -177,6 +201,10 @@ export async function serveControl(
   const loop = (async () => {
     try {
       for await (const conn of listener) {
+        if (open.size >= MAX_CONNECTIONS) {
+          conn.close();
+          continue;
+        }
         const done: Promise<void> = answer(conn, source).finally(() => open.delete(done));
         open.add(done);
       }

@@ -53,7 +53,8 @@ export function parseListenAddress(listen: string): { hostname: string; port: nu
  *
  * @param listen `IPV4:PORT` or `[IPV6]:PORT` (the config's `metrics` key, `--metrics`)
  * @param source called on each scrape
- * @throws {OperationError} when the address cannot be listened on (in use, not local)
+ * @throws {OperationError} when the address cannot be listened on (in use, not local), or
+ *   DENO_SERVE_ADDRESS made Deno listen elsewhere
  */
 export function serveMetrics(listen: string, source: () => MetricsSource): MetricsServer {
   const { hostname, port } = parseListenAddress(listen);
@@ -77,8 +78,20 @@ export function serveMetrics(listen: string, source: () => MetricsSource): Metri
     const reason = error instanceof Error ? error.message : String(error);
     throw new OperationError(`Cannot serve metrics on "${listen}": ${reason}`, { cause: error });
   }
+  // Deno lets the environment variable DENO_SERVE_ADDRESS override the address given to
+  // Deno.serve (e.g. to 0.0.0.0): a root stf must not publish its metrics anywhere but where
+  // the configuration says.
+  const bound = server.addr;
+  if (bound.hostname !== hostname || (port !== 0 && bound.port !== port)) {
+    server.shutdown();
+    throw new OperationError(
+      `Cannot serve metrics on "${listen}": Deno listened on ${bound.hostname}:${bound.port} ` +
+        `instead (DENO_SERVE_ADDRESS="${Deno.env.get("DENO_SERVE_ADDRESS") ?? ""}"); unset ` +
+        `DENO_SERVE_ADDRESS`,
+    );
+  }
   return {
-    port: server.addr.port,
+    port: bound.port,
     hostname,
     close: () => server.shutdown(),
   };

@@ -234,10 +234,10 @@ export class StfProcess extends LabProcess {
     return this.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
   }
 
-  /** Asks for the counters (SIGUSR1) and returns the `counters.stats` it prints. */
+  /** Asks for the counters (SIGUSR2) and returns the `counters.stats` it prints. */
   async counters(): Promise<CounterSnapshot> {
     const from = this.stdout.length;
-    this.signal("SIGUSR1");
+    this.signal("SIGUSR2");
     const match = await this.waitFor(/^\{"event":"counters\.stats".*$/m, {
       stream: "stdout",
       from,

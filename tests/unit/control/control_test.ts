@@ -3,6 +3,7 @@ import { Counters } from "../../../lib/dataplane/counters.ts";
 import {
   controlSocketPath,
   type ForwarderStatus,
+  MAX_CONNECTIONS,
   queryControl,
   serveControl,
 } from "../../../lib/control/mod.ts";
@@ -153,6 +154,51 @@ Deno.test("queryControl() gives up on a socket that never answers", async () => 
       listener.close();
       await accepting;
       for (const conn of accepted) conn.close();
+    }
+  });
+});
+
+Deno.test("serveControl() refuses a directory others may write without the sticky bit", async () => {
+  await withDirectory(async (dir) => {
+    Deno.chmodSync(dir, 0o777);
+    await assert.rejects(
+      () => serveControl(`${dir}/stf0.sock`, status),
+      (e: Error) =>
+        e.name === "OperationError" &&
+        /writable by every user without the sticky bit/.test(e.message),
+    );
+    Deno.chmodSync(dir, 0o1777);
+    const server = await serveControl(`${dir}/stf0.sock`, status);
+    await server.close();
+  });
+});
+
+Deno.test("serveControl() answers while more than MAX_CONNECTIONS idle clients hold on", async () => {
+  await withDirectory(async (dir) => {
+    const path = `${dir}/stf0.sock`;
+    const server = await serveControl(path, status);
+    const idle: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < MAX_CONNECTIONS + 4; i++) {
+        idle.push(await Deno.connect({ transport: "unix", path }));
+      }
+      // The extra idle connections were closed unanswered: reading gets end of file at once,
+      // not when the request timeout (2 s) would close an answered one.
+      const last = idle[idle.length - 1];
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const early = await Promise.race([
+        last.read(new Uint8Array(16)),
+        new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), 1_500)),
+      ]);
+      clearTimeout(timer);
+      assert.equal(early, null);
+      // Once the idle ones are gone, a real request is answered again.
+      for (const conn of idle.splice(0)) conn.close();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await queryControl(path))?.pid, Deno.pid);
+    } finally {
+      for (const conn of idle) conn.close();
+      await server.close();
     }
   });
 });

@@ -212,3 +212,21 @@ Deno.test("serveMetrics() reports an address in use as an OperationError naming 
     await first.close();
   }
 });
+
+Deno.test("serveMetrics() refuses the address DENO_SERVE_ADDRESS forces on Deno.serve", async () => {
+  const serve = new URL("../../../lib/metrics/serve.ts", import.meta.url).href;
+  const code = `import { serveMetrics } from "${serve}";
+    try { serveMetrics("127.0.0.1:0", () => { throw new Error("no scrape"); }); console.log("served"); }
+    catch (e) { console.log(e.name + ": " + e.message); }`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    env: { DENO_SERVE_ADDRESS: "tcp:127.0.0.2:0", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.match(
+    text,
+    /^OperationError: Cannot serve metrics on "127\.0\.0\.1:0": Deno listened on 127\.0\.0\.2:\d+ instead \(DENO_SERVE_ADDRESS="tcp:127\.0\.0\.2:0"\); unset DENO_SERVE_ADDRESS/,
+  );
+});
