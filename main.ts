@@ -126,7 +126,12 @@ function signalControl(reloadConfig: () => Promise<StfConfig>): RunControl {
  */
 export function reportError(error: unknown): number {
   if (error instanceof ConfigError) {
-    console.error(error.message);
+    // A file's problems are `file:line:col: key: message`, as compilers print them; the
+    // flags' are `--flag: message`, which the `Error:` prefix marks as stf's.
+    const lines = error.message.split("\n");
+    console.error(
+      error.file === undefined ? lines.map((l) => `Error: ${l}`).join("\n") : error.message,
+    );
     return 2;
   }
   if (error instanceof SyntaxError || error instanceof RangeError) {

@@ -9,6 +9,8 @@ import {
   choice,
   command,
   constant,
+  extractOptionNames,
+  formatMessage,
   integer,
   lineBreak,
   type Message,
@@ -22,6 +24,7 @@ import {
   text,
 } from "@optique/core";
 import { runParser } from "@optique/core/facade";
+import { findSimilar } from "@optique/core/suggestion";
 import { type ConfigOverrides, ipv4SourceFromFlag } from "./config/mod.ts";
 import type { DecodeOptions } from "./commands/decode.ts";
 import type { PrefixOptions } from "./commands/prefix.ts";
@@ -327,6 +330,17 @@ const statusCommand = command(
   },
 );
 
+/** Each command's parser by its name, for the options a usage error may suggest. */
+const COMMANDS = {
+  prefix: prefixCommand,
+  decode: decodeCommand,
+  up: upCommand,
+  down: downCommand,
+  run: runCommand,
+  "check-config": checkConfigCommand,
+  status: statusCommand,
+} as const;
+
 const parser = or(
   prefixCommand,
   decodeCommand,
@@ -372,7 +386,48 @@ export type Invocation =
 
 type Parsed = ReturnType<typeof parseRaw>;
 
-function parseRaw(args: readonly string[], onExit: (code: number) => never) {
+/**
+ * The lines a usage error prints: the error on one line (with a suggestion for a mistyped
+ * command or option), then where to read more: `stf CMD --help` for the command concerned, or
+ * `stf --help`.
+ *
+ * @param args the arguments, without a leading `--`
+ * @param error Optique's message, as text
+ */
+export function usageErrorLines(args: readonly string[], error: string): string[] {
+  const name = args.find((a) => Object.hasOwn(COMMANDS, a)) as keyof typeof COMMANDS | undefined;
+  let line = error.replace(/\s*\n+\s*/g, " ").trim();
+  const missing = /^Expected an? `([^`]+)`, but too few arguments\.?$/.exec(line);
+  if (missing !== null) line = `Missing the argument ${missing[1]}.`;
+  const unexpected = /^Unexpected option or subcommand: `([^`]+)`\./.exec(line);
+  if (unexpected !== null && name !== undefined && unexpected[1].startsWith("-")) {
+    // Optique suggests commands only; an option is compared with the command's own options.
+    const token = unexpected[1].replace(/=.*$/, "");
+    const options = [...extractOptionNames(COMMANDS[name].usage), "--help"];
+    const similar = findSimilar(token, options, { maxDistance: 3 });
+    line = `Unexpected option \`${unexpected[1]}\` for stf ${name}.`;
+    if (similar.length > 0) {
+      line += ` Did you mean ${similar.map((o) => `\`${o}\``).join(" or ")}?`;
+    } else {
+      const elsewhere = Object.entries(COMMANDS).filter(([, c]) =>
+        extractOptionNames(c.usage).has(token)
+      ).map(([other]) => `stf ${other}`);
+      if (elsewhere.length > 0) line += ` It is an option of ${elsewhere.join(", ")}.`;
+    }
+  }
+  return [
+    `Error: ${line}`,
+    name === undefined
+      ? `Run "stf --help" for the commands.`
+      : `Run "stf ${name} --help" for its usage.`,
+  ];
+}
+
+function parseRaw(
+  args: readonly string[],
+  onExit: (code: number) => never,
+  helpTo: "stdout" | "stderr" = "stdout",
+) {
   return runParser(
     parser,
     "stf",
@@ -391,11 +446,22 @@ function parseRaw(args: readonly string[], onExit: (code: number) => never) {
         lineBreak(),
         ...message`Shell completions: stf completions bash|zsh|fish (e.g. ${"source <(stf completions bash)"}).`,
       ],
+      // The root help lists the commands with one line each; each command's own help has
+      // its full synopsis.
+      usageLine: [{ type: "argument", metavar: "COMMAND" }, {
+        type: "optional",
+        terms: [{ type: "argument", metavar: "OPTIONS" }, { type: "ellipsis" }],
+      }],
       errorExitCode: 2,
-      aboveError: "usage",
-      stdout: (text: string) => console.log(text),
-      stderr: (text: string) => console.error(text),
-      onError: () => onExit(2),
+      aboveError: "none",
+      stdout: (text: string) => helpTo === "stdout" ? console.log(text) : console.error(text),
+      // Optique's own error output is replaced by usageErrorLines(), printed by onError.
+      stderr: () => {},
+      onError: (_code: number, error: Message) => {
+        const text = formatMessage(error, { colors: false, quotes: true });
+        for (const line of usageErrorLines(args, text)) console.error(line);
+        return onExit(2);
+      },
       onShow: (code?: number) => onExit(code ?? 0),
     } as Parameters<typeof runParser>[3],
   );
@@ -458,13 +524,21 @@ export interface ParseArgsOptions {
 
 /**
  * Parses the command line. Prints help, the version or a completion script and exits when
- * asked; a usage error prints the usage and exits 2.
+ * asked; a usage error prints two lines (the error, then which help to read) and exits 2, and
+ * so does a bare `stf` after the short help.
  *
  * @param args the arguments after the program name
  * @param options exit hook for tests
  */
-export function parseArgs(args: readonly string[], options: ParseArgsOptions = {}): Invocation {
+export function parseArgs(given: readonly string[], options: ParseArgsOptions = {}): Invocation {
   const onExit = options.onExit ?? ((code: number) => Deno.exit(code));
+  // `deno task stf -- prefix …` and `npm run`-style habits: a leading `--` is not an argument.
+  const args = given[0] === "--" ? given.slice(1) : given;
+  // Bare `stf`: the short help (the commands), on stderr as a usage error.
+  if (args.length === 0) {
+    parseRaw(["--help"], () => onExit(2), "stderr");
+    return onExit(2);
+  }
   const p = parseRaw(args, onExit);
   switch (p.command) {
     case "up":

@@ -53,6 +53,30 @@ export function denortAdvice(stderr: string, denortBin: string | undefined): str
   ].join("\n");
 }
 
+const decoder = new TextDecoder();
+
+/** The directory part of a path (`dist` of `dist/stf`). */
+export function directoryOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a directory that a failed build left empty (`dist/`); leaves anything else. */
+function removeIfEmpty(path: string): void {
+  try {
+    Deno.removeSync(path); // not recursive: fails on a directory with files in it
+  } catch { /* not empty, or not there */ }
+}
+
 function option(args: readonly string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
@@ -63,25 +87,25 @@ async function main(args: readonly string[]): Promise<number> {
   const target = option(args, "--target");
   const denortBin = Deno.env.get("DENORT_BIN") || undefined;
   if (denortBin !== undefined) console.error(`Using DENORT_BIN=${denortBin}`);
-  const child = new Deno.Command(Deno.execPath(), {
+  const outputDirectory = directoryOf(output.startsWith("/") ? output : `${ROOT}${output}`);
+  const directoryExisted = exists(outputDirectory);
+  // Deno's messages are kept, not passed through: on failure the project's advice comes first
+  // and Deno's own error (a DNS failure with a backtrace, typically) after it, under a heading.
+  const result = await new Deno.Command(Deno.execPath(), {
     args: compileArgs(output, target),
     cwd: ROOT,
     stdout: "inherit",
     stderr: "piped",
-  }).spawn();
-  // Pass deno's messages through while keeping them to explain a failure.
-  let stderr = "";
-  const decoder = new TextDecoder();
-  for await (const chunk of child.stderr) {
-    stderr += decoder.decode(chunk, { stream: true });
-    await Deno.stderr.write(chunk);
-  }
-  const status = await child.status;
-  if (!status.success) {
+  }).output();
+  const stderr = decoder.decode(result.stderr);
+  if (!result.success) {
+    if (!directoryExisted) removeIfEmpty(outputDirectory);
     const advice = denortAdvice(stderr, denortBin);
-    if (advice !== undefined) console.error(`\n${advice}`);
+    console.error(advice ?? `Error: deno compile failed (exit ${result.code})`);
+    console.error(`\nWhat deno compile said:\n${stderr.trimEnd()}`);
     return 1;
   }
+  if (stderr.trim() !== "") console.error(stderr.trimEnd());
   if (target !== undefined && target !== Deno.build.target) {
     console.error(`Built ${output} for ${target} (not run: another target)`);
     return 0;

@@ -131,7 +131,8 @@ function unique(values: number[]): number[] {
  * Computes the prefixes of `stf prefix`.
  *
  * @param options the command's options
- * @throws {OperationError} for a non-global IPv4 with 6to4 (`own-ipv4-not-global`), exit 1
+ * @throws {PolicyError} for a non-global IPv4 with 6to4 (`own-ipv4-not-global`): a usage
+ *   error, exit 2, as for `up` and `run`
  */
 export function computePrefixes(options: PrefixOptions): PrefixResult[] {
   const domain = sixRdDomainOf(options.sixRdPrefix, {
@@ -144,7 +145,8 @@ export function computePrefixes(options: PrefixOptions): PrefixResult[] {
   return resolveIpv4Target(options.target).map((ipv4) => {
     if (kind === "6to4" && !options.allowNonGlobal && isNonGlobalSixToFourIpv4(ipv4)) {
       const block = classifyIpv4(ipv4) ?? { name: "shared-address-space", rfc: "RFC 6598" };
-      throw new OperationError(
+      throw new PolicyError(
+        "own-ipv4-not-global",
         `Cannot use "${formatIpv4(ipv4)}" for 6to4: it is a ${block.name} address ` +
           `(${block.rfc}), not reachable from the IPv4 Internet (RFC 3056 §2); ` +
           `use --allow-non-global for a lab`,

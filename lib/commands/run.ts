@@ -23,6 +23,7 @@ import {
   applyInterfacePlan,
   assertMadeByStf,
   attachQueueFilter,
+  type Change,
   createOrAttachTun,
   type HostIpv4Address,
   type InterfacePlan,
@@ -211,6 +212,8 @@ export async function runForwarder(
     tuning.offload ?? true,
     queues,
   );
+  // Everything this run changed on the interface (at start and on reloads), for the last line.
+  const changedByRun: Change[] = [...changes];
   using _tun = tun;
   using _more = new DisposableStack();
   for (const t of more) _more.use(t);
@@ -285,6 +288,7 @@ export async function runForwarder(
       settings = nextSettings;
       // Then the interface follows the file too (MTU, address, routes), never torn down.
       const reconciled = applyInterfacePlan(nextPlan, { tun });
+      changedByRun.push(...reconciled.changes);
       if (reconciled.changes.length > 0) {
         log.info("Interface {name} reconciled: {changes}", {
           name: plan.name,
@@ -360,9 +364,25 @@ export async function runForwarder(
   }
   log.info("Stopped; {name} {fate}", {
     name: plan.name,
-    fate: created ? "removed" : "left as stf up made it",
+    fate: interfaceFate(created, changedByRun),
   });
   return 0;
+}
+
+/**
+ * What became of the interface when `run` stopped, for the last log line: removed (this run
+ * made it), left as `stf up` made it, or left with what this run changed on it (e.g. another
+ * MTU), which a new `stf up` with its own settings reconciles.
+ *
+ * @param created whether this run created the interface
+ * @param changes what this run changed on an interface it attached to
+ */
+export function interfaceFate(created: boolean, changes: readonly Change[]): string {
+  if (created) return "removed";
+  if (changes.length === 0) return "left as stf up made it";
+  return `left with what this run changed: ${
+    changes.map((c) => c.description).join("; ")
+  } (\`stf up\` with its settings puts them back)`;
 }
 
 /**

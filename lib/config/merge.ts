@@ -140,6 +140,19 @@ export function configToYaml(config: StfConfig): string {
 }
 
 /**
+ * Rewrites a schema message's advice for a user of flags: "set allow-non-global: true" (the
+ * file's words) becomes "use --allow-non-global".
+ *
+ * @param message the schema's message
+ */
+export function inFlagWords(message: string): string {
+  return message.replace(
+    /\bset ([a-z0-9][a-z0-9.-]*): true\b/g,
+    (_, key) => `use ${flagName(key)}`,
+  );
+}
+
+/**
  * Applies command-line values over a configuration and checks the result as a whole.
  *
  * @example
@@ -178,7 +191,7 @@ export function mergeConfig(base: StfConfig, overrides: ConfigOverrides): StfCon
     const keys = problem.path.filter((p): p is string => typeof p === "string");
     for (let n = keys.length; n > 0; n--) {
       const key = keys.slice(0, n).join(".");
-      if (given.has(key)) return `${flagName(key)}: ${problem.message}`;
+      if (given.has(key)) return `${flagName(key)}: ${inFlagWords(problem.message)}`;
     }
     const related = problem.related.find((key) =>
       given.has(key) || [...given].some((g) => g.startsWith(`${key}.`))

@@ -71,6 +71,34 @@ async function site(): Promise<Netns> {
   }
 }
 
+labTest("stf run --mtu on the interface stf up made says what it left changed", async () => {
+  await using ns = await site();
+  const up = await ns.run`${stfArgv("up", "--ipv4", "198.51.100.10")}`.noThrow().quiet();
+  assert.equal(up.code, 0, up.stderr);
+  const r = start(ns, "--ipv4", "198.51.100.10", "--mtu", "1400", "--log-format", "json");
+  let stderr = "";
+  try {
+    await waitFor("MTU 1400", async () => {
+      const link = await ns.json<{ mtu: number }[]>`ip -j link show stf0`;
+      return link[0].mtu === 1400;
+    });
+  } finally {
+    const stopped = await stopAndWait(r);
+    stderr = stopped.stderr;
+    assert.equal(stopped.status.code, 0, stderr);
+  }
+  const last = stderr.trim().split("\n").map((l) => JSON.parse(l)).findLast((e) =>
+    typeof e.message === "string" && e.message.startsWith("Stopped;")
+  );
+  assert.ok(last, stderr);
+  assert.match(last.message, /left with what this run changed: set MTU of .*stf0.* to 1400/);
+  assert.doesNotMatch(last.message, /left as stf up made it/);
+  // What it says is what is there.
+  assert.equal((await ns.json<{ mtu: number }[]>`ip -j link show stf0`)[0].mtu, 1400);
+  const down = await ns.run`${stfArgv("down")}`.noThrow().quiet();
+  assert.equal(down.code, 0, down.stderr);
+});
+
 labTest(
   "stf run creates stf0 for the run, stops on SIGTERM within a second, removes it",
   async () => {

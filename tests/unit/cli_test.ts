@@ -62,7 +62,7 @@ Deno.test("stf prefix computes 6rd prefixes and refuses those longer than /64", 
   assert.match(long.stderr, /\/80, longer than \/64 \(RFC 5969 §4\)/);
 });
 
-Deno.test("stf prefix refuses a non-global IPv4 for 6to4 with exit 1, naming class and RFC", async () => {
+Deno.test("stf prefix refuses a non-global IPv4 for 6to4 with exit 2, naming class and RFC", async () => {
   for (
     const [v4, cls, rfc] of [
       ["10.0.0.1", "private", "RFC 1918"],
@@ -72,7 +72,8 @@ Deno.test("stf prefix refuses a non-global IPv4 for 6to4 with exit 1, naming cla
     ]
   ) {
     const r = await stf("prefix", v4);
-    assert.equal(r.code, 1, v4);
+    assert.equal(r.code, 2, v4); // a usage error, as for up and run
+    assert.match(r.stderr, /^Error: /);
     assert.equal(r.stdout, "");
     assert.ok(r.stderr.includes(`"${v4}"`) && r.stderr.includes(cls) && r.stderr.includes(rfc));
     assert.equal(r.stderr.trim().split("\n").length, 1, "one line, no stack");
@@ -164,10 +165,73 @@ Deno.test("stf --help, <command> --help and --version print and exit 0", async (
   assert.equal(version.stdout.trim(), meta.version);
 });
 
-Deno.test("stf with an unknown option prints usage and exits 2", async () => {
+Deno.test("stf with an unknown option prints the error and the help to read, and exits 2", async () => {
   const r = await stf("prefix", "192.0.2.1", "--bogus");
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /Error: .*--bogus/);
+  assert.equal(
+    r.stderr,
+    'Error: Unexpected option `--bogus` for stf prefix.\nRun "stf prefix --help" for its usage.\n',
+  );
+  assert.equal(r.stdout, "");
+});
+
+Deno.test("a usage error is two lines: the error with a suggestion, then the help to read", async () => {
+  const cases: [string[], string, string][] = [
+    [["prefx", "1.2.3.4"], "Did you mean `prefix`?", 'Run "stf --help" for the commands.'],
+    [["prefix", "1.2.3.4", "--subnt", "1"], "Did you mean `--subnet`?", "stf prefix --help"],
+    [["prefix", "1.2.3.4", "--jsn"], "Did you mean `--json`?", "stf prefix --help"],
+    [["run", "--mod", "relay"], "Did you mean `--mode`", "stf run --help"],
+    [["prefix", "1.2.3.4", "--mode", "x"], "It is an option of stf run.", "stf prefix --help"],
+    [["prefix"], "Missing the argument IPV4|INTERFACE|auto.", "stf prefix --help"],
+  ];
+  for (const [args, error, help] of cases) {
+    const r = await stf(...args);
+    assert.equal(r.code, 2, args.join(" "));
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 2, r.stderr);
+    assert.ok(lines[0].startsWith("Error: ") && lines[0].includes(error), r.stderr);
+    assert.ok(lines[1].includes(help), r.stderr);
+  }
+});
+
+Deno.test("bare stf shows the short help on stderr and exits 2", async () => {
+  const r = await stf();
+  assert.equal(r.code, 2);
+  assert.equal(r.stdout, "");
+  for (const c of ["prefix", "decode", "up", "down", "run", "check-config", "status"]) {
+    assert.match(r.stderr, new RegExp(`^  ${c} `, "m"), c);
+  }
+  assert.ok(r.stderr.split("\n").length < 30, r.stderr);
+  assert.doesNotMatch(r.stderr, /No matching command/);
+});
+
+Deno.test("a leading -- is not an argument (deno task stf -- prefix …)", async () => {
+  const r = await stf("--", "prefix", "192.0.2.1");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "2002:c000:201::/48\n");
+});
+
+Deno.test("flag errors start with Error: and name the flag, not the config key, as the fix", async () => {
+  const mtu = await stf("up", "--ipv4", "198.51.100.1", "--mtu", "9000", "--dry-run");
+  assert.equal(mtu.code, 2);
+  assert.equal(
+    mtu.stderr,
+    "Error: --mtu: Cannot use 9000: expected 1280..1480 (mtu-out-of-range, RFC 4213 §3.2)\n",
+  );
+  const ipv4 = await stf("up", "--ipv4", "10.0.0.1", "--dry-run");
+  assert.equal(ipv4.code, 2);
+  assert.match(ipv4.stderr, /^Error: --ipv4: .*use --allow-non-global \(own-ipv4-not-global/);
+  assert.doesNotMatch(ipv4.stderr, /allow-non-global: true/);
+  // A file's problem keeps the file's words and its position.
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeTextFileSync(`${dir}/stf.yaml`, "ipv4: 10.0.0.1\n");
+    const file = await stf("up", "--config", `${dir}/stf.yaml`, "--dry-run");
+    assert.equal(file.code, 2);
+    assert.match(file.stderr, /^.*stf\.yaml:1:7: ipv4: .*set allow-non-global: true/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
 Deno.test("stf completions bash|zsh|fish print a script for each shell", async () => {

@@ -58,6 +58,24 @@ Deno.test("deno task compile refuses a DENORT_BIN that is the deno CLI and leave
   }
 });
 
+Deno.test("a failed deno task compile prints the advice first, Deno's error after, and leaves no directory", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "stf-compile-" });
+  try {
+    const output = `${dir}/dist/stf`;
+    const result = await runCompile({ DENORT_BIN: `${dir}/no-denort`, NO_COLOR: "1" }, output);
+    assert.equal(result.code, 1, result.stderr);
+    const lines = result.stderr.split("\n");
+    const advice = lines.findIndex((l) => l.startsWith(`DENORT_BIN="${dir}/no-denort" does not`));
+    const heading = lines.indexOf("What deno compile said:");
+    assert.ok(advice >= 0 && heading > advice, result.stderr);
+    // Deno's own error lines come only after the heading.
+    assert.ok(lines.slice(0, heading).every((l) => !/^error:/.test(l)), result.stderr);
+    assert.throws(() => Deno.statSync(`${dir}/dist`), Deno.errors.NotFound);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 const denort = Deno.env.get("DENORT_BIN");
 
 Deno.test({
@@ -77,12 +95,15 @@ Deno.test({
   },
 });
 
-Deno.test("deno.json's stf and install tasks run with stf's V8 flags (lib/v8_flags.ts)", async () => {
+Deno.test("deno.json's stf task and the install script run with stf's V8 flags (lib/v8_flags.ts)", async () => {
   const { STF_V8_FLAGS_ARGUMENT } = await import("../../../lib/v8_flags.ts");
+  const { installArgs } = await import("../../../scripts/install.ts");
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  for (const task of ["stf", "install"]) {
-    const words = (config.tasks[task] as string).split(/\s+/);
-    assert.ok(words.includes(STF_V8_FLAGS_ARGUMENT), `task ${task}: ${config.tasks[task]}`);
-    assert.ok(words.indexOf(STF_V8_FLAGS_ARGUMENT) < words.indexOf("main.ts"), `task ${task}`);
-  }
+  const words = (config.tasks.stf as string).split(/\s+/);
+  assert.ok(words.includes(STF_V8_FLAGS_ARGUMENT), `task stf: ${config.tasks.stf}`);
+  assert.ok(words.indexOf(STF_V8_FLAGS_ARGUMENT) < words.indexOf("main.ts"), "task stf");
+  const install = installArgs("/opt/stf");
+  assert.ok(install.indexOf(STF_V8_FLAGS_ARGUMENT) >= 0, install.join(" "));
+  assert.ok(install.indexOf(STF_V8_FLAGS_ARGUMENT) < install.indexOf("/opt/stf/main.ts"));
+  assert.equal(config.tasks.install, "deno run --allow-all scripts/install.ts");
 });
