@@ -9,6 +9,9 @@
  * (a counter snapshot a second), so a larger young generation only holds memory: measured
  * under iperf3 load, the peak RSS of an `stf run` process drops from about 121 MB to 114 MB.
  *
+ * No flag here closes the inspector Deno opens on SIGUSR1: neither Deno 2.9 nor V8 has one, so
+ * stf ignores SIGUSR1 itself (`lib/inspector_guard.ts`), wherever it is started.
+ *
  * @module
  */
 
