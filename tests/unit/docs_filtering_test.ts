@@ -73,6 +73,10 @@ Deno.test("docs/filtering.md lists the ingress reasons of reasons.ts and the met
 Deno.test("every drop reason of reasons.ts is in a table of docs/filtering.md, of its direction", () => {
   const egressDoc = new Set(ruleTable("Egress (OUT)"));
   const ingressDoc = new Set(ruleTable("Ingress (IN)"));
+  for (const name of REASON_NAMES.slice(1)) {
+    assert.ok(egressDoc.has(name) || ingressDoc.has(name), `"${name}" is not in docs/filtering.md`);
+  }
+  assert.equal(REASON_DOCS.length, REASON_NAMES.length, "REASON_DOCS documents every reason");
   for (const doc of REASON_DOCS.slice(1)) {
     const inEgress = egressDoc.has(doc.name);
     const inIngress = ingressDoc.has(doc.name);
