@@ -1,7 +1,7 @@
 /**
  * The stf command: argv → command, exit codes, top-level error printing, logging set-up and
  * signal handlers. The only module that reads `Deno.args`, calls `Deno.exit` and installs
- * signal handlers (STYLE.md habit 1).
+ * signal handlers (docs/architecture.md, "Conventions").
  *
  * @module
  */

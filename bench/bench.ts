@@ -1,6 +1,6 @@
 /**
  * `deno task bench`: measures stf against native IPv6, a socat pair and the naive C forwarder
- * (`../shared/bench/cfwd.c`) in one lab, under identical conditions, and prints the medians
+ * (`bench/cfwd.c`) in one lab, under identical conditions, and prints the medians
  * and the ratios as Markdown tables.
  *
  * ```sh
@@ -494,7 +494,7 @@ async function which(program: string): Promise<boolean> {
 }
 
 async function buildCfwd(tmp: string): Promise<{ binary?: string; note?: string }> {
-  const source = new URL("../../shared/bench/cfwd.c", import.meta.url).pathname;
+  const source = new URL("./cfwd.c", import.meta.url).pathname;
   try {
     await Deno.stat(source);
   } catch {

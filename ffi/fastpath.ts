@@ -1,7 +1,7 @@
 /**
  * The data plane's libc calls: a separate, minimal binding whose buffer arguments are raw
  * pointers computed once, so a packet costs no `Uint8Array` view, no `UnsafePointer.of` and no
- * BigInt (PERF_NOTES.md). Lengths travel inside `iovec`/`msghdr`/`mmsghdr` structs written
+ * BigInt (docs/performance.md, "FFI on the fast path"). Lengths travel inside `iovec`/`msghdr`/`mmsghdr` structs written
  * through typed arrays; the only `usize` argument (`read`'s length) is a BigInt made once.
  * Each Worker opens it itself.
  *

@@ -5,7 +5,7 @@
  * `libc.so`. Each thread (main or Worker) calls {@link openLibc} itself: a `Deno.DynamicLibrary`
  * cannot be posted to a Worker, and errno is per thread anyway.
  *
- * Declarations follow PERF_NOTES.md for the hot path:
+ * Declarations follow docs/performance.md ("FFI on the fast path") for the hot path:
  * - results of `read`, `write`, `recv`, `sendto` are declared `i32` although C returns
  *   `ssize_t`: no BigInt is allocated per call, -1 stays -1, and no single packet read is
  *   ≥ 2 GiB. The low 32 bits of the 64-bit register are exactly the `int` value on x86_64

@@ -1,5 +1,5 @@
 /**
- * The command-line definition: all of Optique is here (STYLE.md habit 9). It turns argv into
+ * The command-line definition: all of Optique is here (docs/architecture.md, "Conventions"). It turns argv into
  * a plain, typed {@link Invocation}; the actions in `lib/commands/` never see Optique.
  *
  * @module

@@ -18,9 +18,9 @@ export class OperationError extends Error {
   }
 }
 
-/** A configuration-time filter check failed (FILTER_RULES.md): exit 2, nothing changed. */
+/** A configuration-time filter check failed (docs/filtering.md, "Configuration time"): exit 2, nothing changed. */
 export class PolicyError extends RangeError {
-  /** The reason name, as in FILTER_RULES.md (`own-ipv4-not-global`, …). */
+  /** The reason name, as in docs/filtering.md (`own-ipv4-not-global`, …). */
   readonly reason: string;
   /** Creates the error. */
   constructor(reason: string, message: string, options?: ErrorOptions) {

@@ -25,7 +25,7 @@ import {
   validateSixRdDomain,
 } from "../addr/mod.ts";
 
-/** Forwarding mode (DESIGN.md "Modes"). */
+/** Forwarding mode (docs/filtering.md, "Modes"). */
 export type Mode = "router" | "return-path" | "relay";
 /** What happens to the DSCP bits of the outer header (RFC 4213 §3.5). */
 export type Dscp = "copy" | "zero";

@@ -110,7 +110,7 @@ export function renderMetrics(snapshot: CounterSnapshot, info: MetricsInfo): str
   out.family(
     "stf_packets_dropped_total",
     "counter",
-    "Packets dropped by the filter rules, by reason (FILTER_RULES.md)",
+    "Packets dropped by the filter rules, by reason (docs/filtering.md)",
   );
   for (const d of DIRECTIONS) {
     const reasons = d === "egress" ? EGRESS_REASONS : INGRESS_REASONS;

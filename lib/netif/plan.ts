@@ -1,6 +1,6 @@
 /**
  * The desired state of an stf interface, computed from what the user asked for and what the
- * host has, with the configuration-time checks of FILTER_RULES.md; and the difference between
+ * host has, with the configuration-time checks of docs/filtering.md; and the difference between
  * a desired and an actual state as a list of changes. Pure: nothing here touches the OS, so
  * `stf up`, `stf run` and the tests share it.
  *

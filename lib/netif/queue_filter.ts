@@ -1,6 +1,6 @@
 /**
  * The share of protocol-41 packets one queue's receiving socket takes (`stf run --queues N`).
- * Every raw socket of protocol 41 receives every protocol-41 packet (PERF_NOTES.md), so with N
+ * Every raw socket of protocol 41 receives every protocol-41 packet (docs/performance.md, "Threads"), so with N
  * ingress Workers each socket carries a classic BPF filter (`SO_ATTACH_FILTER`) that accepts
  * the packets of its own flows only: a hash of the inner IPv6 source and destination (their
  * low 32 bits) and, for TCP and UDP, the ports, modulo N. A flow always lands on the same

@@ -1,5 +1,5 @@
 /**
- * A reference of the IN and OUT rules written straight from `FILTER_RULES.md`, for the hostile
+ * A reference of the IN and OUT rules written from the specification (`docs/filtering.md`), for the hostile
  * traffic lab tests and the fuzz test: plain numbers and BigInt, CIDR text, no import of
  * `lib/filter` or `lib/addr`. Slow and obvious on purpose; 6rd is not modelled (the lab tests
  * do not configure a 6rd domain).
@@ -8,7 +8,7 @@
  */
 
 /**
- * The drop reasons of FILTER_RULES.md's OUT table, in table order, copied from it (not from
+ * The drop reasons of docs/filtering.md's egress table, in table order, copied from it (not from
  * lib/filter): the names every test checks the product against. `malformed` (a packet that is
  * not IPv6) comes first, as the data plane checks it first in both directions.
  */
@@ -24,7 +24,7 @@ export const OUT_REASONS: readonly string[] = Object.freeze([
   "too-big",
 ]);
 
-/** The drop reasons of FILTER_RULES.md's IN table, in table order, copied from it. */
+/** The drop reasons of docs/filtering.md's ingress table, in table order, copied from it. */
 export const IN_REASONS: readonly string[] = Object.freeze([
   "decap-disabled",
   "malformed",
@@ -114,7 +114,7 @@ function v6Prefix(text: string): (a: bigint) => boolean {
   return (a) => (a >> shift) === base;
 }
 
-// C4: RFC 3964 §5.3.1, RFC 3056 §9 (the list of FILTER_RULES.md).
+// C4: RFC 3964 §5.3.1, RFC 3056 §9 (the list of docs/filtering.md).
 const C4 = [
   "0.0.0.0/8",
   "10.0.0.0/8",

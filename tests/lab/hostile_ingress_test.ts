@@ -1,7 +1,7 @@
 /**
  * Hostile ingress: 12 000 random protocol-41 packets built by scapy (`_hostile.py ingress`)
  * sent from a WAN namespace to `stf run` in four configurations, covering every IN rule of
- * FILTER_RULES.md: truncated and over-long headers, wrong lengths and versions, IPv4 options,
+ * docs/filtering.md: truncated and over-long headers, wrong lengths and versions, IPv4 options,
  * fragments (reassembled or lone), bad checksums, IPv6 extension headers, ICMPv6, IPv6 and
  * protocol 41 nested in the inner packet, own/foreign/martian 6to4 and native addresses.
  *
@@ -14,7 +14,7 @@
  * delivered: it gets a copy of every packet stf's socket gets (neither is bound). With no
  * receive-buffer drop on either socket (`/proc/net/raw`), stf must account for each delivered
  * packet exactly once: forwarded + drops by reason + I/O errors = delivered, and per reason
- * the counts equal those of the reference (`_reference.ts`, written from FILTER_RULES.md)
+ * the counts equal those of the reference (`_reference.ts`, written from docs/filtering.md)
  * applied to the delivered packets. What stf wrote into stf0 (`tcpdump -Q in`) must be
  * exactly the multiset of inner packets the reference forwards: nothing forbidden reaches the
  * LAN side, nothing allowed is lost.

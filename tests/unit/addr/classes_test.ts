@@ -13,7 +13,7 @@ import {
   parseIpv6,
 } from "../../../lib/addr/mod.ts";
 
-// C4 written out from FILTER_RULES.md, independently of the bit tricks in classes.ts.
+// C4 written out from docs/filtering.md, independently of the bit tricks in classes.ts.
 const C4 = [
   "0.0.0.0/8",
   "10.0.0.0/8",

@@ -1,6 +1,6 @@
 /**
  * Test helpers for the policy: settings with defaults (the known-answer set-up of
- * FILTER_RULES.md), and one-line egress/ingress runs that return reason names.
+ * docs/filtering.md), and one-line egress/ingress runs that return reason names.
  *
  * @module
  */

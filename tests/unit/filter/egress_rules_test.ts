@@ -1,5 +1,5 @@
 /**
- * One focused test per OUT rule of FILTER_RULES.md: a packet that only that rule catches
+ * One focused test per egress rule of docs/filtering.md: a packet that only that rule catches
  * (so the test fails if the rule is removed), next to the nearest packet that passes.
  */
 import assert from "node:assert/strict";

@@ -4,7 +4,7 @@
  * direction) with mutation fuzzing: valid packets, mostly ones that would be forwarded, damaged
  * by random byte writes, bit flips, field rewrites, truncation and extension, placed at random
  * offsets in buffers with random bytes around them, with and without a 6rd domain. Each verdict is compared with a second,
- * independent reference (`tests/lab/_reference.ts`, written from FILTER_RULES.md with BigInt
+ * independent reference (`tests/lab/_reference.ts`, written from docs/filtering.md with BigInt
  * and CIDR text, no call into `lib/filter` or `lib/addr`; also the oracle of the hostile-traffic
  * lab tests). The outer header stf writes and the ICMPv6 errors it builds are checked field by
  * field against RFC 4213 §3.5, RFC 6040 §4.1 and RFC 4443, with checksums computed here.

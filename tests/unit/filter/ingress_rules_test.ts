@@ -1,5 +1,5 @@
 /**
- * One focused test per IN rule of FILTER_RULES.md: a packet that only that rule catches (so the
+ * One focused test per ingress rule of docs/filtering.md: a packet that only that rule catches (so the
  * test fails if the rule is removed), next to the nearest packet that passes, in each mode.
  */
 import assert from "node:assert/strict";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { policyWith } from "./_policy.ts";
 import { egress, ingress } from "./_policy.ts";
 
-// FILTER_RULES.md "Known answers": own4 = 9.0.0.2, own6to4 = 2002:900:2::/48,
+// docs/filtering.md "Known answers" (the first rows): own4 = 9.0.0.2, own6to4 = 2002:900:2::/48,
 // relay = 192.88.99.1, router mode.
 const IN: [string, string, string, string, string][] = [
   ["8.0.0.1", "9.0.0.2", "2002:800:1::1", "2002:900:2::1", "forwarded"],

@@ -1,6 +1,6 @@
 /**
  * Property tests of the policy against a reference written here, directly from the tables of
- * FILTER_RULES.md: IPv6 addresses as BigInt, address sets as CIDR text, no call to the rule
+ * docs/filtering.md: IPv6 addresses as BigInt, address sets as CIDR text, no call to the rule
  * functions of lib/filter. Random settings, random packets built from interesting addresses,
  * 10 000 runs per direction; the exact reason must match.
  */
@@ -33,7 +33,7 @@ function v4Cidr(text: string): (a: number) => boolean {
   return (a) => n === 0 || Math.floor(a / 2 ** shift) === Math.floor(base / 2 ** shift);
 }
 
-// C4 (RFC 3964 §5.3.1, RFC 3056 §9) as FILTER_RULES.md lists it.
+// C4 (RFC 3964 §5.3.1, RFC 3056 §9) as docs/filtering.md lists it.
 const C4_LIST = [
   "0.0.0.0/8",
   "10.0.0.0/8",
@@ -139,7 +139,7 @@ function bigToText(a: bigint): string {
   return groups.join(":");
 }
 
-/** The OUT table of FILTER_RULES.md; returns the reason, or "forwarded:<outer IPv4>". */
+/** The egress table of docs/filtering.md; returns the reason, or "forwarded:<outer IPv4>". */
 function referenceEgress(m: Model, p: Uint8Array): string {
   if (p.length < 40 || p[0] >> 4 !== 6) return "malformed";
   const plen = (p[4] << 8) | p[5];
@@ -176,7 +176,7 @@ const FIGURE_4 = [
   [3, 3, 3, 3],
 ];
 
-/** The IN table of FILTER_RULES.md; returns the reason. */
+/** The ingress table of docs/filtering.md; returns the reason. */
 function referenceIngress(m: Model, p: Uint8Array): string {
   const s = m.s;
   if (s.mode === "return-path") {

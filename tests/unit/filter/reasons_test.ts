@@ -11,7 +11,7 @@ import {
 } from "../../../lib/filter/mod.ts";
 import { IN_REASONS, OUT_REASONS } from "../../lab/_reference.ts";
 
-Deno.test("REASON_NAMES holds forwarded and exactly the drop reasons of FILTER_RULES.md", () => {
+Deno.test("REASON_NAMES holds forwarded and exactly the drop reasons of docs/filtering.md", () => {
   const expected = new Set(["forwarded", ...OUT_REASONS, ...IN_REASONS]);
   assert.deepEqual(new Set(REASON_NAMES), expected);
   assert.equal(REASON_NAMES.length, expected.size, "no name twice");
