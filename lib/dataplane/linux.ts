@@ -17,17 +17,16 @@ import {
 import type { PacketBatch } from "./batch.ts";
 import type { IcmpSource, Link, SendError, TunDevice } from "./types.ts";
 import {
+  EAGAIN,
+  EINTR,
+  EINVAL,
   EMSGSIZE,
   IP_RECVERR,
   IPPROTO_IP,
+  MSG_DONTWAIT,
   MSG_ERRQUEUE,
   SO_EE_ORIGIN_LOCAL,
 } from "../../ffi/constants.ts";
-
-const EAGAIN = 11;
-const EINTR = 4;
-/** `MSG_DONTWAIT`: never block in `recvmmsg` (the fd is non-blocking too). */
-const MSG_DONTWAIT = 0x40;
 /** The most ranges one gathered write takes (a coalesced packet: 64 KiB of ≥ 536-byte MSS). */
 const MAX_WRITE_PARTS = 128;
 /** `sizeof(struct mmsghdr)` on 64-bit Linux: a 56-byte msghdr, msg_len, padding. */
@@ -110,7 +109,7 @@ class Writer {
       this.#buf = buf;
       this.#base = addressOf(buf);
     }
-    if (count > MAX_WRITE_PARTS) return -22; // EINVAL
+    if (count > MAX_WRITE_PARTS) return -EINVAL;
     const words = this.#iovWords;
     for (let i = 0; i < count; i++) {
       writeAddress(words, 4 * i, this.#base + parts[2 * i]);
@@ -347,6 +346,7 @@ export class FdLink implements Link, IcmpSource {
   recvBatch(batch: PacketBatch, count: number): number {
     let s = this.#recv;
     if (s?.batch !== batch) s = this.#recv = new BatchStructs(batch, false);
+    // MSG_DONTWAIT: never block in `recvmmsg` (the fd is non-blocking too).
     const n = this.#lib.symbols.recvmmsg(this.fd, s.headers[0], count, MSG_DONTWAIT, null);
     if (n < 0) {
       const e = this.#errno();

@@ -7,6 +7,19 @@
  */
 import type { PacketBatch } from "./batch.ts";
 
+/** Bytes kept free in front of each IPv6 packet for the outer IPv4 header. */
+export const HEADROOM = 20;
+/** The largest packet handled (an IPv4 datagram). */
+export const MAX_PACKET = 65535;
+
+/** Receives each dropped packet (rate-limited): the reason code and the packet's bytes. */
+export type DropListener = (
+  reason: number,
+  buf: Uint8Array,
+  offset: number,
+  length: number,
+) => void;
+
 /** A TUN device carrying bare IPv6 packets (`IFF_TUN | IFF_NO_PI`). */
 export interface TunDevice {
   /** The interface name (`stf0`). */

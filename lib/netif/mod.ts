@@ -47,8 +47,6 @@ export {
   type InterfacePlan,
   type InterfaceRequest,
   type InterfaceState,
-  MAX_MTU,
-  MIN_MTU,
   planInterface,
   prefixEqual,
   resolveOwnIpv4,
