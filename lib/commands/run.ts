@@ -11,6 +11,7 @@ import type { StfConfig } from "../config/mod.ts";
 import {
   type CounterSnapshot,
   type DataplaneTuning,
+  DEFAULT_TUNING,
   type DropSample,
   formatCounters,
   type Forwarder,
@@ -23,22 +24,21 @@ import {
   applyInterfacePlan,
   assertMadeByStf,
   attachQueueFilter,
-  createOrAttachTun,
   type HostIpv4Address,
   type InterfacePlan,
   ipv4AddressesOfHost,
+  LINK_BUFFER_BYTES,
   loadedKernelTunnelModules,
   openRawLink,
   openSendLink,
   planInterface,
   readInterfaceState,
   readMtu,
-  type TunHandle,
   userIdOf,
 } from "../netif/mod.ts";
 import { IFF_MULTI_QUEUE } from "../../ffi/mod.ts";
-import { openIcmpSocket, setNonBlocking } from "../netif/icmp_socket.ts";
-import { tunFlagsForRun } from "../netif/offload.ts";
+import { openIcmpSocket } from "../netif/icmp_socket.ts";
+import { openDataplaneTun } from "../netif/offload.ts";
 import { dropPrivileges } from "../netif/privileges.ts";
 import { interfaceFeatures } from "../netif/ethtool.ts";
 import {
@@ -92,21 +92,14 @@ function prepareInterface(plan: InterfacePlan, offload: boolean, queues: number)
         `\`stf run\` make it again (stf makes multi-queue devices)`,
     );
   }
-  const flags = tunFlagsForRun(before?.tunFlags, offload);
-  const tun = createOrAttachTun(plan.name, {
-    // IFF_VNET_HDR when offloads are on: the kernel then hands us TCP/UDP super-packets and
-    // takes coalesced ones (attaching may change it on a single-queue TUN made by stf up).
-    flags,
-    purpose: before === undefined ? "create" : "attach to",
+  const { tun, more, features } = openDataplaneTun(plan.name, {
+    existingFlags: before?.tunFlags,
+    offload,
+    queues,
   });
-  const more: TunHandle[] = [];
   try {
-    // Further queues of the same device: the kernel spreads flows over the attached fds.
-    for (let q = 1; q < queues; q++) {
-      more.push(createOrAttachTun(tun.name, { flags, purpose: `attach queue ${q} to` }));
-    }
     const result = applyInterfacePlan(plan, { tun });
-    return { tun, more, created: before === undefined, changes: result.changes };
+    return { tun, more, features, created: before === undefined, changes: result.changes };
   } catch (e) {
     for (const t of more) t.close();
     tun.close();
@@ -197,24 +190,24 @@ export async function runForwarder(
   // several), a sending socket, an ICMPv4 socket (each egress Worker keeps its own path MTU
   // table) and a TUN queue.
   using sockets = new DisposableStack();
+  const offload = tuning.offload ?? DEFAULT_TUNING.offload;
+  // Larger buffers for the bursts of batches and super-packets.
+  const bufferBytes = (tuning.batch ?? DEFAULT_TUNING.batch) > 1 || offload
+    ? LINK_BUFFER_BYTES
+    : undefined;
   const links = Array.from({ length: queues }, (_, q) => {
-    const link = sockets.use(openRawLink({ nonBlocking: true }));
+    const link = sockets.use(openRawLink({ nonBlocking: true, bufferBytes }));
     if (queues > 1) attachQueueFilter(link, q, queues);
     return {
       link,
-      sender: sockets.use(openSendLink({ nonBlocking: true })),
+      sender: sockets.use(openSendLink({ nonBlocking: true, bufferBytes })),
       icmp: sockets.use(openIcmpSocket()),
     };
   });
-  const { tun, more, created, changes } = prepareInterface(
-    plan,
-    tuning.offload ?? true,
-    queues,
-  );
+  const { tun, more, features, created, changes } = prepareInterface(plan, offload, queues);
   using _tun = tun;
   using _more = new DisposableStack();
   for (const t of more) _more.use(t);
-  for (const t of [tun, ...more]) setNonBlocking(t.fd, `TUN device "${tun.name}"`);
   log.info("Interface {name}: {action}", {
     name: plan.name,
     action: created ? "created for this run" : "attached (made by stf up)",
@@ -229,6 +222,7 @@ export async function runForwarder(
   const forwarder: Forwarder = await startThreadedForwarder(
     {
       tunName: tun.name,
+      tunFeatures: features,
       tunFd: tun.fd,
       linkFd: links[0].link.fd,
       sendFd: links[0].sender.fd,

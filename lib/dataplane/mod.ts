@@ -11,5 +11,7 @@ export * from "./egress.ts";
 export * from "./ingress.ts";
 export * from "./fake.ts";
 export * from "./forwarder.ts";
+export * from "./paths.ts";
+export * from "./direction.ts";
 export * from "./rate_limit.ts";
 export type { DropSample } from "./sample.ts";

@@ -6,8 +6,7 @@
  */
 import { formatIpv4, formatIpv6, readIpv4 } from "../addr/mod.ts";
 import { REASON_NAMES } from "../filter/mod.ts";
-import type { Direction } from "./counters.ts";
-import type { DropListener } from "./types.ts";
+import type { Direction, DropListener } from "./types.ts";
 
 /** A drop sample: what a debug log line says about a dropped packet. */
 export interface DropSample {

@@ -56,6 +56,7 @@ export {
 } from "./plan.ts";
 export {
   attachQueueFilter,
+  LINK_BUFFER_BYTES,
   openRawLink,
   openSendLink,
   type RawLinkOptions,
