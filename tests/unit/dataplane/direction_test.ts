@@ -4,7 +4,6 @@
  * event-loop turns as a Worker's are.
  */
 import assert from "node:assert/strict";
-import type { PolicySettings } from "../../../lib/filter/mod.ts";
 import {
   Counters,
   DEFAULT_TUNING,
@@ -19,18 +18,10 @@ import {
   type WorkerStop,
 } from "../../../lib/dataplane/mod.ts";
 import { ipv4Wrap, ipv6Packet } from "../packet/_build.ts";
+import { BASE } from "../filter/_policy.ts";
 
-const SETTINGS: PolicySettings = Object.freeze({
-  mode: "router",
-  ipv4: "9.0.0.2",
-  localIpv4: [],
-  localBroadcasts: [],
-  sitePrefixes: [],
-  strictBogons: false,
-  mtu: 1480,
-  ttl: 64,
-  dscp: "copy",
-});
+/** The filter tests' set-up (own4 9.0.0.2) without a relay: a native destination is `no-relay`. */
+const { relay: _, ...SETTINGS } = BASE;
 
 /** A native destination: `no-relay` without a relay, forwarded to it with one. */
 const TO_NATIVE = () => ipv6Packet("2002:900:2::1", "2001:db8::1");

@@ -4,7 +4,6 @@
  * one packet at a time and in batches.
  */
 import assert from "node:assert/strict";
-import type { PolicySettings } from "../../../lib/filter/mod.ts";
 import {
   Counters,
   EgressPath,
@@ -13,19 +12,10 @@ import {
   MemoryTun,
 } from "../../../lib/dataplane/mod.ts";
 import { ipv4Wrap, ipv6Packet } from "../packet/_build.ts";
+import { BASE } from "../filter/_policy.ts";
 
-const SETTINGS: PolicySettings = Object.freeze({
-  mode: "router",
-  ipv4: "9.0.0.2",
-  localIpv4: [],
-  localBroadcasts: [],
-  relay: "192.88.99.1",
-  sitePrefixes: [],
-  strictBogons: false,
-  mtu: 1480,
-  ttl: 64,
-  dscp: "copy",
-});
+/** The filter tests' set-up: own4 9.0.0.2, relay 192.88.99.1. */
+const SETTINGS = BASE;
 
 for (const batch of [1, 64]) {
   Deno.test(`with batch ${batch}, the egress path writes own4, the configured TTL and DSCP, and a fresh ID per packet`, () => {

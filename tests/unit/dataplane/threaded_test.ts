@@ -6,10 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { PolicyError } from "../../../lib/errors.ts";
-import type { PolicySettings } from "../../../lib/filter/mod.ts";
 import { type Forwarder, startThreadedForwarder } from "../../../lib/dataplane/mod.ts";
 import { openLibc, SOCK_CLOEXEC, SOCK_NONBLOCK } from "../../../ffi/mod.ts";
 import { ipv6Packet } from "../packet/_build.ts";
+import { BASE } from "../filter/_policy.ts";
 
 const AF_UNIX = 1;
 const SOCK_SEQPACKET = 5;
@@ -30,17 +30,8 @@ function close(...fds: number[]) {
   for (const fd of fds) openLibc().symbols.close(fd);
 }
 
-const SETTINGS: PolicySettings = Object.freeze({
-  mode: "router",
-  ipv4: "9.0.0.2",
-  localIpv4: [],
-  localBroadcasts: [],
-  sitePrefixes: [],
-  strictBogons: false,
-  mtu: 1480,
-  ttl: 64,
-  dscp: "copy",
-});
+/** The filter tests' set-up (own4 9.0.0.2) without a relay: a native destination is `no-relay`. */
+const { relay: _, ...SETTINGS } = BASE;
 
 /** Starts the engine on two socket pairs; the test closes what it returns. */
 async function start(onFatal?: (message: string) => void) {
