@@ -4,6 +4,10 @@
  * sockets, and forwards in one Worker per direction until told to stop. SIGHUP reloads the
  * configuration (a broken one is reported and the old one stays); SIGUSR1 prints the counters.
  *
+ * `runForwarder` reads as its steps, each a function below: plan, warn, open, start (the
+ * Workers, then the control socket and metrics), drop privileges, supervise, reload (on
+ * SIGHUP), stop.
+ *
  * @module
  */
 import { formatIpv4, parseIpv4 } from "../addr/mod.ts";
@@ -196,7 +200,7 @@ interface RunPlan {
 interface RunDevices extends Disposable {
   /** Per queue: the receiving protocol-41 socket, the sending socket, the ICMPv4 socket. */
   readonly sockets: readonly { link: SocketHandle; sender: SocketHandle; icmp: SocketHandle }[];
-  /** The TUN queues and what the device was set up with. */
+  /** The first TUN queue. */
   readonly tun: TunHandle;
   /** Further TUN queues. */
   readonly more: readonly TunHandle[];

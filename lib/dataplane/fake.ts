@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { EBADF, EMSGSIZE } from "../../ffi/constants.ts";
 import type { PacketBatch } from "./batch.ts";
 import type { IcmpSource, Link, Poller, SendError, TunDevice } from "./types.ts";
 
@@ -34,14 +35,14 @@ export class MemoryTun implements TunDevice {
 
   /** Records a written packet (a copy). */
   write(buf: Uint8Array, offset: number, length: number): number {
-    if (this.#closed) return -9; // EBADF
+    if (this.#closed) return -EBADF;
     this.fromStf.push(buf.slice(offset, offset + length));
     return length;
   }
 
   /** Records a packet gathered from ranges (a copy of their concatenation). */
   writeVector(buf: Uint8Array, parts: Int32Array, count: number): number {
-    if (this.#closed) return -9; // EBADF
+    if (this.#closed) return -EBADF;
     let total = 0;
     for (let i = 0; i < count; i++) total += parts[2 * i + 1];
     const packet = new Uint8Array(total);
@@ -105,7 +106,7 @@ export class MemoryLink implements Link, IcmpSource {
     if (this.failWith !== undefined) return this.failWith;
     if (this.routeMtu !== undefined && length > this.routeMtu) {
       this.#sendErrors.push({ destination, mtu: this.routeMtu });
-      return -90; // EMSGSIZE
+      return -EMSGSIZE;
     }
     const bytes = buf.slice(offset, offset + length);
     this.sent.push({ bytes, destination });
