@@ -12,7 +12,7 @@ import { runDecode } from "./lib/commands/decode.ts";
 import { runDown } from "./lib/commands/down.ts";
 import { runPrefix } from "./lib/commands/prefix.ts";
 import { runStatus } from "./lib/commands/status.ts";
-import { type RunControl, runForwarder } from "./lib/commands/run.ts";
+import { runForwarder, type RunSignals } from "./lib/commands/run.ts";
 import { runUp } from "./lib/commands/up.ts";
 import type { StfConfig } from "./lib/config/mod.ts";
 import { ConfigError, OperationError } from "./lib/errors.ts";
@@ -84,7 +84,7 @@ export async function main(args: readonly string[]): Promise<number> {
  * never fatal: a stop that arrives before the forwarder is ready is delivered when it is, a
  * reload or counters request before then has nothing to act on and is dropped.
  */
-function signalControl(reloadConfig: () => Promise<StfConfig>): RunControl {
+function signalControl(reloadConfig: () => Promise<StfConfig>): RunSignals {
   const handlers: Record<"stop" | "reload" | "stats", (() => void) | undefined> = {
     stop: undefined,
     reload: undefined,

@@ -291,6 +291,8 @@ export const EPERM = 1;
 export const ENOENT = 2;
 /** `EINTR`. */
 export const EINTR = 4;
+/** `EBADF`. */
+export const EBADF = 9;
 /** `EAGAIN` (also `EWOULDBLOCK`). */
 export const EAGAIN = 11;
 /** `EACCES`. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { PolicyError } from "../errors.ts";
 import { formatIpv4, type Ipv4Address, ipv4Mask, readIpv4 } from "./ipv4.ts";
 import {
   formatIpv6,
@@ -55,7 +56,8 @@ export function delegatedPrefixLength(domain: SixRdDomain): number {
  * (RFC 5969 §4; reason `6rd-prefix-too-long`).
  *
  * @param domain the domain
- * @throws {RangeError} when the domain is not usable
+ * @throws {RangeError} when the mask length is not 0..32
+ * @throws {PolicyError} `6rd-prefix-too-long` when the delegated prefix is longer than /64
  */
 export function validateSixRdDomain(domain: SixRdDomain): void {
   const { ipv4MaskLength } = domain;
@@ -64,7 +66,8 @@ export function validateSixRdDomain(domain: SixRdDomain): void {
   }
   const delegated = delegatedPrefixLength(domain);
   if (delegated > 64) {
-    throw new RangeError(
+    throw new PolicyError(
+      "6rd-prefix-too-long",
       `Cannot use 6rd prefix ${formatIpv6(domain.prefix.address)}/${domain.prefix.length} with ` +
         `IPv4 mask length ${ipv4MaskLength}: the delegated prefix would be /${delegated}, ` +
         `longer than /64 (RFC 5969 §4)`,

@@ -4,6 +4,10 @@
  * sockets, and forwards in one Worker per direction until told to stop. SIGHUP reloads the
  * configuration (a broken one is reported and the old one stays); SIGUSR2 prints the counters.
  *
+ * `runForwarder` reads as its steps, each a function below: plan, warn, open, start (the
+ * Workers, then the control socket and metrics), drop privileges, supervise, reload (on
+ * SIGHUP), stop.
+ *
  * @module
  */
 import { formatIpv4, parseIpv4 } from "../addr/mod.ts";
@@ -11,6 +15,7 @@ import type { StfConfig } from "../config/mod.ts";
 import {
   type CounterSnapshot,
   type DataplaneTuning,
+  DEFAULT_TUNING,
   type DropSample,
   formatCounters,
   type Forwarder,
@@ -24,22 +29,23 @@ import {
   assertMadeByStf,
   attachQueueFilter,
   type Change,
-  createOrAttachTun,
   type HostIpv4Address,
   type InterfacePlan,
   ipv4AddressesOfHost,
+  LINK_BUFFER_BYTES,
   loadedKernelTunnelModules,
   openRawLink,
   openSendLink,
   planInterface,
   readInterfaceState,
   readMtu,
+  type SocketHandle,
   type TunHandle,
   userIdOf,
 } from "../netif/mod.ts";
 import { IFF_MULTI_QUEUE } from "../../ffi/mod.ts";
-import { openIcmpSocket, setNonBlocking } from "../netif/icmp_socket.ts";
-import { tunFlagsForRun } from "../netif/offload.ts";
+import { openIcmpSocket } from "../netif/icmp_socket.ts";
+import { openDataplaneTun, type TunOffloadState } from "../netif/offload.ts";
 import { dropPrivileges } from "../netif/privileges.ts";
 import { interfaceFeatures } from "../netif/ethtool.ts";
 import {
@@ -55,8 +61,13 @@ import {
   startOperations,
 } from "../control/mod.ts";
 
-/** What the running forwarder listens to; `main.ts` wires it to process signals. */
-export interface RunControl {
+/**
+ * The process signals `run` acts on, wired by `main.ts` (the only place for signal
+ * handlers), with how to load the configuration again and the control socket asked on the
+ * command line. (Not to be confused with the control socket itself, `lib/control/`, nor the
+ * Workers' shared stop flag.)
+ */
+export interface RunSignals {
   /** Registers the stop handler (SIGINT, SIGTERM). */
   onStop(handler: () => void): void;
   /** Registers the reload handler (SIGHUP). */
@@ -65,7 +76,10 @@ export interface RunControl {
   onStats(handler: () => void): void;
   /** Loads the configuration again (for a reload). */
   reloadConfig(): Promise<StfConfig>;
-  /** The control socket of `stf status` (default `/run/stf/NAME.sock`; null: none). */
+  /**
+   * The control socket of `stf status` (default `/run/stf/NAME.sock`, per network namespace:
+   * `defaultControlSocketPaths`; null: none).
+   */
   readonly controlSocket?: string | null;
 }
 
@@ -93,21 +107,14 @@ function prepareInterface(plan: InterfacePlan, offload: boolean, queues: number)
         `\`stf run\` make it again (stf makes multi-queue devices)`,
     );
   }
-  const flags = tunFlagsForRun(before?.tunFlags, offload);
-  const tun = createOrAttachTun(plan.name, {
-    // IFF_VNET_HDR when offloads are on: the kernel then hands us TCP/UDP super-packets and
-    // takes coalesced ones (attaching may change it on a single-queue TUN made by stf up).
-    flags,
-    purpose: before === undefined ? "create" : "attach to",
+  const { tun, more, features } = openDataplaneTun(plan.name, {
+    existingFlags: before?.tunFlags,
+    offload,
+    queues,
   });
-  const more: TunHandle[] = [];
   try {
-    // Further queues of the same device: the kernel spreads flows over the attached fds.
-    for (let q = 1; q < queues; q++) {
-      more.push(createOrAttachTun(tun.name, { flags, purpose: `attach queue ${q} to` }));
-    }
     const result = applyInterfacePlan(plan, { tun });
-    return { tun, more, created: before === undefined, changes: result.changes };
+    return { tun, more, features, created: before === undefined, changes: result.changes };
   } catch (e) {
     for (const t of more) t.close();
     tun.close();
@@ -170,201 +177,94 @@ function checkUplink(settings: PolicySettings, host: readonly HostIpv4Address[])
   }
 }
 
+/** What `run` decided before touching anything (step "plan"). */
+interface RunPlan {
+  /** The effective configuration. */
+  readonly config: StfConfig;
+  /** The interface: name, address, MTU, routes. */
+  readonly interface: InterfacePlan;
+  /** The policy settings it starts with. */
+  readonly settings: PolicySettings;
+  /** The IPv4 addresses of the host when planned. */
+  readonly host: readonly HostIpv4Address[];
+  /** The data-plane tuning asked for (defaults fill the rest). */
+  readonly tuning: Partial<DataplaneTuning>;
+  /** TUN queues, each with its Worker pair and sockets. */
+  readonly queues: number;
+  /** Whether the data plane uses TUN offloads. */
+  readonly offload: boolean;
+  /** The protocol-41 sockets' buffers, when batches or offloads need larger ones. */
+  readonly linkBufferBytes: number | undefined;
+}
+
+/** The devices of a run, closed in reverse order of opening when disposed. */
+interface RunDevices extends Disposable {
+  /** Per queue: the receiving protocol-41 socket, the sending socket, the ICMPv4 socket. */
+  readonly sockets: readonly { link: SocketHandle; sender: SocketHandle; icmp: SocketHandle }[];
+  /** The first TUN queue. */
+  readonly tun: TunHandle;
+  /** Further TUN queues. */
+  readonly more: readonly TunHandle[];
+  /** What the TUN device supports, for the data plane. */
+  readonly features: TunOffloadState;
+  /** Whether this run created the interface (it goes away with the last fd). */
+  readonly created: boolean;
+  /** What this run changed on the interface, at start and on reloads, for the last line. */
+  readonly changed: Change[];
+}
+
+/** A forwarder running, and what the signals act on. */
+interface Running {
+  /** The data plane. */
+  readonly forwarder: Forwarder;
+  /** The control socket, metrics endpoint and systemd notifications. */
+  operations?: Operations;
+  /** The settings in force (a reload replaces them). */
+  settings: PolicySettings;
+  /** Why the data plane failed for good, if it did. */
+  fatal?: string;
+  /** Resolves when a stop signal came or the data plane failed. */
+  readonly stopped: Promise<void>;
+  /** Resolves `stopped`. */
+  readonly stop: () => void;
+}
+
 /**
  * Runs the forwarder until stopped; returns the exit code (0 on a requested stop, 1 when the
  * data plane failed for good, e.g. the TUN was deleted).
  *
  * @param config the effective configuration
- * @param control the signal wiring
+ * @param signals the signal wiring
+ * @param tuning the data-plane tuning asked for
  * @throws {PolicyError} a configuration-time check failed (exit 2, nothing changed)
  * @throws {SyscallError} a device could not be opened (EPERM: needs root or CAP_NET_ADMIN)
  */
 export async function runForwarder(
   config: StfConfig,
-  control: RunControl,
+  signals: RunSignals,
   tuning: Partial<DataplaneTuning> = {},
 ): Promise<number> {
-  const host = ipv4AddressesOfHost();
-  const plan = planInterface(interfaceRequestOf(config), { ipv4Addresses: host, userIdOf });
-  let settings: PolicySettings = policySettingsOf(config, plan, host);
-  for (const module of loadedKernelTunnelModules()) {
-    log.warn("The kernel module {module} is loaded: it may claim protocol 41 before stf", {
-      module,
-    });
-  }
-  checkUplink(settings, host);
-  const queues = Math.max(1, Math.floor(tuning.queues ?? 1));
-  // Per queue: a receiving protocol-41 socket (with its share of the packets when there are
-  // several), a sending socket, an ICMPv4 socket (each egress Worker keeps its own path MTU
-  // table) and a TUN queue.
-  using sockets = new DisposableStack();
-  const links = Array.from({ length: queues }, (_, q) => {
-    const link = sockets.use(openRawLink({ nonBlocking: true }));
-    if (queues > 1) attachQueueFilter(link, q, queues);
-    return {
-      link,
-      sender: sockets.use(openSendLink({ nonBlocking: true })),
-      icmp: sockets.use(openIcmpSocket()),
-    };
-  });
-  const { tun, more, created, changes } = prepareInterface(
-    plan,
-    tuning.offload ?? true,
-    queues,
-  );
-  // Everything this run changed on the interface (at start and on reloads), for the last line.
-  const changedByRun: Change[] = [...changes];
-  using _tun = tun;
-  using _more = new DisposableStack();
-  for (const t of more) _more.use(t);
-  for (const t of [tun, ...more]) setNonBlocking(t.fd, `TUN device "${tun.name}"`);
-  log.info("Interface {name}: {action}", {
-    name: plan.name,
-    action: created ? "created for this run" : "attached (made by stf up)",
-    changes: changes.map((c) => c.kind),
-    queues,
-  });
-
-  let fatal: string | undefined;
-  let operations: Operations | undefined;
-  let wake: () => void = () => {};
-  const stopped = new Promise<void>((resolve) => (wake = resolve));
-  const forwarder: Forwarder = await startThreadedForwarder(
-    {
-      tunName: tun.name,
-      tunFd: tun.fd,
-      linkFd: links[0].link.fd,
-      sendFd: links[0].sender.fd,
-      icmpFd: links[0].icmp.fd,
-      moreQueues: more.map((t, i) => ({
-        tunFd: t.fd,
-        linkFd: links[i + 1].link.fd,
-        sendFd: links[i + 1].sender.fd,
-        icmpFd: links[i + 1].icmp.fd,
-      })),
-    },
-    {
-      settings,
-      icmpSource: interfaceAddressOf(plan),
-      onDrop: log.isEnabledFor("debug") ? (sample: DropSample) => logDrop(sample) : undefined,
-      tuning,
-      onFatal: (message) => {
-        fatal ??= message;
-        wake();
-      },
-    },
-  );
-  const facts = (s: PolicySettings): ForwarderFacts => ({
-    mode: s.mode,
-    ipv4: s.ipv4,
-    address: `${interfaceAddressOf(plan)}/${plan.prefixLength}`,
-    prefix: sitePrefixText(plan.ipv4, sixRdDomainOfConfig(config)),
-  });
-  const report = (event: string) => printCounters(forwarder.counters(), config, event);
-  control.onStop(() => wake());
-  control.onStats(() => report("stats"));
-  control.onReload(() => {
-    log.info("Reloading the configuration (SIGHUP)");
-    control.reloadConfig().then((next) => {
-      const nextPlan = planInterface(interfaceRequestOf(next), {
-        ipv4Addresses: ipv4AddressesOfHost(),
-        userIdOf,
-      });
-      if (nextPlan.name !== plan.name) {
-        throw new RangeError(
-          `Cannot rename the interface from "${plan.name}" to "${nextPlan.name}" on reload: ` +
-            `restart stf`,
-        );
-      }
-      const address = interfaceAddressOf(plan);
-      if (interfaceAddressOf(nextPlan) !== address) {
-        throw new RangeError(
-          `Cannot change the address of "${plan.name}" from ${address} to ` +
-            `${interfaceAddressOf(nextPlan)} on reload: restart stf`,
-        );
-      }
-      const nextSettings = policySettingsOf(next, nextPlan, ipv4AddressesOfHost());
-      forwarder.reload(nextSettings); // validates first: throws and changes nothing when bad
-      settings = nextSettings;
-      // Then the interface follows the file too (MTU, address, routes), never torn down.
-      const reconciled = applyInterfacePlan(nextPlan, { tun });
-      changedByRun.push(...reconciled.changes);
-      if (reconciled.changes.length > 0) {
-        log.info("Interface {name} reconciled: {changes}", {
-          name: plan.name,
-          changes: reconciled.changes.map((c) => c.description).join("; "),
-        });
-      }
-      operations?.reloaded(facts(settings));
-      log.info("Configuration reloaded: mode {mode}, relay {relay}", {
-        mode: settings.mode,
-        relay: settings.relay ?? "none",
-      });
-    }).catch((e) => {
-      log.error("Configuration not reloaded, the previous one stays in force: {error}", {
-        error: e instanceof Error ? e.message : String(e),
-      });
-    });
-  });
+  const plan = planRun(config, tuning);
+  warnAboutHost(plan);
+  using devices = openDevices(plan);
+  const running = await startForwarding(plan, devices);
+  handleSignals(plan, devices, running, signals);
   try {
-    operations = await startOperations({
-      name: plan.name,
-      facts: facts(settings),
-      counters: () => forwarder.counters(),
-      queueCounters: () => forwarder.queueCounters(),
-      healthy: () => fatal === undefined,
-      metrics: config.metrics,
-      ...(control.controlSocket === undefined ? {} : { controlSocket: control.controlSocket }),
-      onWarning: (message) => log.warn("{message}", { message }),
-    });
+    await startOperationsOf(plan, running, signals);
+    dropPrivilegesIfAsked(config);
   } catch (e) {
-    await forwarder.stop();
+    await stopForwarding(running);
     throw e;
   }
-  if (config.user !== null) {
-    // Everything that needs privileges is open (TUN, raw sockets, metrics port, control
-    // socket); the Workers keep their fds. setuid applies to every thread of the process.
-    try {
-      const who = dropPrivileges(config.user);
-      log.info("Dropped root: now user {user} (uid {uid}, gid {gid})", {
-        user: who.name,
-        uid: who.uid,
-        gid: who.gid,
-      });
-    } catch (e) {
-      await operations?.close();
-      await forwarder.stop();
-      throw e;
-    }
-  }
-  // Logged once every handler is in place: from here a signal is acted on.
-  log.info("Forwarding on {name}: {address}, own IPv4 {ipv4}, mode {mode}", {
-    name: plan.name,
-    address: interfaceAddressOf(plan),
-    ipv4: settings.ipv4,
-    mode: settings.mode,
-    relay: settings.relay ?? "none",
-  });
-
-  const interval = config.statsInterval > 0
-    ? setInterval(() => report("stats"), config.statsInterval * 1000)
-    : undefined;
-
-  const health = setInterval(watchHealth(forwarder, () => settings), 1000);
-
-  await stopped;
-  operations?.stopping();
-  clearInterval(health);
-  if (interval !== undefined) clearInterval(interval);
-  await forwarder.stop();
-  await operations?.close();
-  report("final");
-  if (fatal !== undefined) {
-    throw new OperationError(`Forwarding stopped: ${fatal}`);
+  await supervise(plan, running);
+  await stopForwarding(running);
+  printCounters(running.forwarder.counters(), config, "final");
+  if (running.fatal !== undefined) {
+    throw new OperationError(`Forwarding stopped: ${running.fatal}`);
   }
   log.info("Stopped; {name} {fate}", {
-    name: plan.name,
-    fate: interfaceFate(created, changedByRun),
+    name: plan.interface.name,
+    fate: interfaceFate(devices.created, devices.changed),
   });
   return 0;
 }
@@ -383,6 +283,258 @@ export function interfaceFate(created: boolean, changes: readonly Change[]): str
   return `left with what this run changed: ${
     changes.map((c) => c.description).join("; ")
   } (\`stf up\` with its settings puts them back)`;
+}
+
+/** Step "plan": the interface and the policy from the configuration and the host. */
+function planRun(config: StfConfig, tuning: Partial<DataplaneTuning>): RunPlan {
+  const host = ipv4AddressesOfHost();
+  const plan = planInterface(interfaceRequestOf(config), { ipv4Addresses: host, userIdOf });
+  const offload = tuning.offload ?? DEFAULT_TUNING.offload;
+  return {
+    config,
+    interface: plan,
+    settings: policySettingsOf(config, plan, host),
+    host,
+    tuning,
+    queues: Math.max(1, Math.floor(tuning.queues ?? 1)),
+    offload,
+    // Larger buffers for the bursts of batches and super-packets.
+    linkBufferBytes: (tuning.batch ?? DEFAULT_TUNING.batch) > 1 || offload
+      ? LINK_BUFFER_BYTES
+      : undefined,
+  };
+}
+
+/** Step "warn": what on the host will hurt the tunnel (kernel tunnel modules, the uplink). */
+function warnAboutHost(plan: RunPlan): void {
+  for (const module of loadedKernelTunnelModules()) {
+    log.warn("The kernel module {module} is loaded: it may claim protocol 41 before stf", {
+      module,
+    });
+  }
+  checkUplink(plan.settings, plan.host);
+}
+
+/**
+ * Step "open": per queue a receiving protocol-41 socket (with its share of the packets when
+ * there are several), a sending socket and an ICMPv4 socket (each egress Worker keeps its own
+ * path MTU table), then the TUN queues, the interface reconciled with the plan.
+ */
+function openDevices(plan: RunPlan): RunDevices {
+  using stack = new DisposableStack();
+  const { queues, linkBufferBytes: bufferBytes } = plan;
+  const sockets = Array.from({ length: queues }, (_, q) => {
+    const link = stack.use(openRawLink({ nonBlocking: true, bufferBytes }));
+    if (queues > 1) attachQueueFilter(link, q, queues);
+    return {
+      link,
+      sender: stack.use(openSendLink({ nonBlocking: true, bufferBytes })),
+      icmp: stack.use(openIcmpSocket()),
+    };
+  });
+  const { tun, more, features, created, changes } = prepareInterface(
+    plan.interface,
+    plan.offload,
+    queues,
+  );
+  stack.use(tun);
+  for (const t of more) stack.use(t);
+  log.info("Interface {name}: {action}", {
+    name: plan.interface.name,
+    action: created ? "created for this run" : "attached (made by stf up)",
+    changes: changes.map((c) => c.kind),
+    queues,
+  });
+  const owned = stack.move();
+  return {
+    sockets,
+    tun,
+    more,
+    features,
+    created,
+    changed: [...changes],
+    [Symbol.dispose]: () => owned.dispose(),
+  };
+}
+
+/** Step "start": one Worker per direction and queue on the devices' fds. */
+async function startForwarding(plan: RunPlan, devices: RunDevices): Promise<Running> {
+  const { sockets, tun, more } = devices;
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const running: Omit<Running, "forwarder"> = { settings: plan.settings, stopped, stop };
+  const forwarder = await startThreadedForwarder(
+    {
+      tunName: tun.name,
+      tunFeatures: devices.features,
+      tunFd: tun.fd,
+      linkFd: sockets[0].link.fd,
+      sendFd: sockets[0].sender.fd,
+      icmpFd: sockets[0].icmp.fd,
+      moreQueues: more.map((t, i) => ({
+        tunFd: t.fd,
+        linkFd: sockets[i + 1].link.fd,
+        sendFd: sockets[i + 1].sender.fd,
+        icmpFd: sockets[i + 1].icmp.fd,
+      })),
+    },
+    {
+      settings: plan.settings,
+      icmpSource: interfaceAddressOf(plan.interface),
+      onDrop: log.isEnabledFor("debug") ? (sample: DropSample) => logDrop(sample) : undefined,
+      tuning: plan.tuning,
+      onFatal: (message) => {
+        running.fatal ??= message;
+        stop();
+      },
+    },
+  );
+  return Object.assign(running, { forwarder });
+}
+
+/** What the control socket and the metrics say about the forwarder's settings. */
+function factsOf(plan: RunPlan, settings: PolicySettings): ForwarderFacts {
+  return {
+    mode: settings.mode,
+    ipv4: settings.ipv4,
+    address: `${interfaceAddressOf(plan.interface)}/${plan.interface.prefixLength}`,
+    prefix: sitePrefixText(plan.interface.ipv4, sixRdDomainOfConfig(plan.config)),
+  };
+}
+
+/** Wires the signals: stop, counters, reload (step "reload" on SIGHUP). */
+function handleSignals(
+  plan: RunPlan,
+  devices: RunDevices,
+  running: Running,
+  signals: RunSignals,
+): void {
+  signals.onStop(() => running.stop());
+  signals.onStats(() => printCounters(running.forwarder.counters(), plan.config, "stats"));
+  signals.onReload(() => {
+    log.info("Reloading the configuration (SIGHUP)");
+    signals.reloadConfig()
+      .then((next) => reload(plan, devices, running, next))
+      .catch((e) => {
+        log.error("Configuration not reloaded, the previous one stays in force: {error}", {
+          error: e instanceof Error ? e.message : String(e),
+        });
+      });
+  });
+}
+
+/** Step "start", continued: the control socket, the metrics endpoint, systemd's readiness. */
+async function startOperationsOf(
+  plan: RunPlan,
+  running: Running,
+  signals: RunSignals,
+): Promise<void> {
+  const { forwarder } = running;
+  running.operations = await startOperations({
+    name: plan.interface.name,
+    facts: factsOf(plan, running.settings),
+    counters: () => forwarder.counters(),
+    queueCounters: () => forwarder.queueCounters(),
+    healthy: () => running.fatal === undefined,
+    metrics: plan.config.metrics,
+    ...(signals.controlSocket === undefined ? {} : { controlSocket: signals.controlSocket }),
+    onWarning: (message) => log.warn("{message}", { message }),
+  });
+}
+
+/**
+ * Step "drop privileges": everything that needs them is open (TUN, raw sockets, metrics port,
+ * control socket); the Workers keep their fds. setuid applies to every thread of the process.
+ */
+function dropPrivilegesIfAsked(config: StfConfig): void {
+  if (config.user === null) return;
+  const who = dropPrivileges(config.user);
+  log.info("Dropped root: now user {user} (uid {uid}, gid {gid})", {
+    user: who.name,
+    uid: who.uid,
+    gid: who.gid,
+  });
+}
+
+/**
+ * Step "supervise": from here a signal is acted on. Prints the counters every
+ * `stats-interval`, watches the health once a second, until a stop signal or a failure.
+ */
+async function supervise(plan: RunPlan, running: Running): Promise<void> {
+  const { config } = plan;
+  const { settings } = running;
+  log.info("Forwarding on {name}: {address}, own IPv4 {ipv4}, mode {mode}", {
+    name: plan.interface.name,
+    address: interfaceAddressOf(plan.interface),
+    ipv4: settings.ipv4,
+    mode: settings.mode,
+    relay: settings.relay ?? "none",
+  });
+  const stats = config.statsInterval > 0
+    ? setInterval(
+      () => printCounters(running.forwarder.counters(), config, "stats"),
+      config.statsInterval * 1000,
+    )
+    : undefined;
+  const health = setInterval(watchHealth(running.forwarder, () => running.settings), 1000);
+  try {
+    await running.stopped;
+  } finally {
+    running.operations?.stopping();
+    clearInterval(health);
+    if (stats !== undefined) clearInterval(stats);
+  }
+}
+
+/**
+ * Step "reload": plans again from the new configuration, applies the settings to the data
+ * plane (validated first: a bad one throws and changes nothing), then reconciles the
+ * interface (MTU, address, routes), never torn down. The name and the address stay.
+ *
+ * @throws {RangeError} when the name or the address would change (restart stf)
+ * @throws {PolicyError} when the new settings do not compile
+ */
+function reload(plan: RunPlan, devices: RunDevices, running: Running, next: StfConfig): void {
+  const name = plan.interface.name;
+  const nextPlan = planInterface(interfaceRequestOf(next), {
+    ipv4Addresses: ipv4AddressesOfHost(),
+    userIdOf,
+  });
+  if (nextPlan.name !== name) {
+    throw new RangeError(
+      `Cannot rename the interface from "${name}" to "${nextPlan.name}" on reload: ` +
+        `restart stf`,
+    );
+  }
+  const address = interfaceAddressOf(plan.interface);
+  if (interfaceAddressOf(nextPlan) !== address) {
+    throw new RangeError(
+      `Cannot change the address of "${name}" from ${address} to ` +
+        `${interfaceAddressOf(nextPlan)} on reload: restart stf`,
+    );
+  }
+  const settings = policySettingsOf(next, nextPlan, ipv4AddressesOfHost());
+  running.forwarder.reload(settings);
+  running.settings = settings;
+  const reconciled = applyInterfacePlan(nextPlan, { tun: devices.tun });
+  devices.changed.push(...reconciled.changes);
+  if (reconciled.changes.length > 0) {
+    log.info("Interface {name} reconciled: {changes}", {
+      name,
+      changes: reconciled.changes.map((c) => c.description).join("; "),
+    });
+  }
+  running.operations?.reloaded(factsOf(plan, settings));
+  log.info("Configuration reloaded: mode {mode}, relay {relay}", {
+    mode: settings.mode,
+    relay: settings.relay ?? "none",
+  });
+}
+
+/** Step "stop": the Workers, then the control socket and metrics endpoint. */
+async function stopForwarding(running: Running): Promise<void> {
+  await running.forwarder.stop();
+  await running.operations?.close();
 }
 
 /**

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { controlSocketPath, type ForwarderStatus, queryControl } from "../control/mod.ts";
+import { defaultControlSocketPaths, type ForwarderStatus, queryControl } from "../control/mod.ts";
 import { formatCounters } from "../dataplane/counters.ts";
 import {
   type InterfaceState,
@@ -35,7 +35,10 @@ export interface StatusOptions {
   readonly name: string;
   /** Print JSON instead of text. */
   readonly json?: boolean;
-  /** The control socket (default `/run/stf/<name>.sock`). */
+  /**
+   * The control socket (default `/run/stf/<name>.sock`, `/run/stf/netns-<inode>/<name>.sock`
+   * outside the host's network namespace: `defaultControlSocketPaths`).
+   */
   readonly controlSocket?: string;
 }
 
@@ -73,8 +76,20 @@ export interface StatusDocument {
 export async function readStatus(options: StatusOptions): Promise<StatusDocument> {
   validateInterfaceName(options.name);
   const state: InterfaceState | undefined = readInterfaceState(options.name);
-  const controlSocket = options.controlSocket ?? controlSocketPath(options.name);
-  const forwarder = await queryControl(controlSocket);
+  // The same rule as `stf run`; asks each candidate until one answers (the first is reported
+  // when none does).
+  const candidates = options.controlSocket === undefined
+    ? defaultControlSocketPaths(options.name)
+    : [options.controlSocket];
+  let controlSocket = candidates[0];
+  let forwarder: ForwarderStatus | undefined;
+  for (const path of candidates) {
+    forwarder = await queryControl(path);
+    if (forwarder !== undefined) {
+      controlSocket = path;
+      break;
+    }
+  }
   const kernel = state === undefined ? undefined : stateToJson(state, []);
   return {
     name: options.name,

@@ -24,6 +24,7 @@ import {
   parseIpv6Prefix,
   validateSixRdDomain,
 } from "../addr/mod.ts";
+import { MAX_TUNNEL_MTU, MIN_TUNNEL_MTU } from "../packet/path_mtu.ts";
 
 /** Forwarding mode (docs/filtering.md, "Modes"). */
 export type Mode = "router" | "return-path" | "relay";
@@ -233,9 +234,11 @@ function checkIpv4Source(text: string): string {
 
 const interfaceSection = z.strictObject({
   name: interfaceName("Name of the TUN interface (at most 15 bytes)").default("stf0"),
-  mtu: integer(1280, 1480, " (mtu-out-of-range, RFC 4213 §3.2)").default(1480).meta({
-    description: "Tunnel MTU: 1280..1480, the IPv4 MTU of 1500 less 20 bytes (RFC 4213 §3.2)",
-  }),
+  mtu: integer(MIN_TUNNEL_MTU, MAX_TUNNEL_MTU, " (mtu-out-of-range, RFC 4213 §3.2)")
+    .default(MAX_TUNNEL_MTU).meta({
+      description: `Tunnel MTU: ${MIN_TUNNEL_MTU}..${MAX_TUNNEL_MTU}, the IPv4 MTU of 1500 ` +
+        "less 20 bytes (RFC 4213 §3.2)",
+    }),
   subnet: integer(0, 65535).default(0).meta({
     description: "Subnet ID of the interface address inside the site's /48 (6to4) or the 6rd " +
       "delegated prefix",

@@ -7,9 +7,12 @@
  */
 export {
   CONTROL_DIRECTORY,
+  controlDirectories,
   type ControlServer,
   controlSocketPath,
+  defaultControlSocketPaths,
   type ForwarderStatus,
+  INITIAL_NETNS_INODE,
   MAX_CONNECTIONS,
   queryControl,
   type QueryControlOptions,

@@ -12,7 +12,7 @@ import type { CounterSnapshot, QueueCounters } from "../dataplane/counters.ts";
 import { type MetricsServer, serveMetrics } from "../metrics/mod.ts";
 import { notify, startWatchdog, type Watchdog } from "../systemd/mod.ts";
 import { VERSION } from "../version.ts";
-import { type ControlServer, controlSocketPath, serveControl } from "./socket.ts";
+import { type ControlServer, defaultControlSocketPaths, serveControl } from "./socket.ts";
 
 /** What the forwarder is, for the status, the metrics and systemd's STATUS line. */
 export interface ForwarderFacts {
@@ -117,7 +117,7 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
 
   let control: ControlServer | undefined;
   const controlPath = options.controlSocket === undefined
-    ? controlSocketPath(options.name)
+    ? defaultControlSocketPaths(options.name)[0]
     : options.controlSocket;
   if (controlPath !== null) {
     try {

@@ -1,6 +1,9 @@
 /**
- * The control socket of `stf run`: a Unix stream socket (default `/run/stf/<name>.sock`) that
- * answers one request per connection. The client writes `status` and a line feed; the server
+ * The control socket of `stf run`: a Unix stream socket that answers one request per
+ * connection. Its default path is `/run/stf/<name>.sock` in the host's (initial) network
+ * namespace and `/run/stf/netns-<inode>/<name>.sock` in any other, `<inode>` being the
+ * namespace's (`readlink /proc/self/ns/net`): `/run` is shared by every namespace of the host,
+ * and two forwarders with the same interface name in two namespaces must not collide. The client writes `status` and a line feed; the server
  * writes one JSON document ({@link ForwarderStatus}) and a line feed, then closes. Any other
  * request gets `{"error": "…"}`. Nothing can be changed through it, so it is left readable and
  * writable by every local user (mode 0666) for `stf status` without root.
@@ -73,6 +76,58 @@ export const MAX_CONNECTIONS = 16;
  */
 export function controlSocketPath(name: string, directory: string = CONTROL_DIRECTORY): string {
   return `${directory.replace(/\/+$/, "")}/${name}.sock`;
+}
+
+/**
+ * The inode of the initial network namespace where the kernel fixes it (`PROC_NET_INIT_INO`,
+ * recent kernels); older ones number it at boot.
+ */
+export const INITIAL_NETNS_INODE = 0xeffffff9;
+
+/** The inode of a `/proc/<pid>/ns/net` link (`net:[4026532245]`), or undefined when unreadable. */
+function netnsInode(link: string): number | undefined {
+  try {
+    const match = /^net:\[(\d+)\]$/.exec(Deno.readLinkSync(link));
+    return match === null ? undefined : Number(match[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The control socket directories to look in, in order, for network namespace `own` (an
+ * inode) given the initial one's inode `initial` (pid 1's; undefined when it cannot be read,
+ * as without root): `directory` itself in the initial namespace, `directory/netns-<own>` in
+ * any other. When `initial` is unknown and `own` is not the fixed initial inode, both, the
+ * namespace's first (a process without root on an older kernel cannot tell).
+ *
+ * @param directory the base directory
+ * @param own the inode of this process's network namespace; undefined: unknown (the base)
+ * @param initial the inode of the initial network namespace, when known
+ */
+export function controlDirectories(
+  directory: string,
+  own: number | undefined,
+  initial: number | undefined,
+): string[] {
+  const base = directory.replace(/\/+$/, "");
+  if (own === undefined || own === initial) return [base];
+  if (initial === undefined && own === INITIAL_NETNS_INODE) return [base];
+  const namespaced = `${base}/netns-${own}`;
+  return initial === undefined ? [namespaced, base] : [namespaced];
+}
+
+/**
+ * The default control socket paths of an interface in this process's network namespace, in
+ * the order to try them (one, unless the namespace cannot be told apart without root:
+ * {@link controlDirectories}). `stf run` listens on the first; `stf status` asks each.
+ *
+ * @param name the interface name
+ */
+export function defaultControlSocketPaths(name: string): string[] {
+  const own = netnsInode("/proc/self/ns/net");
+  const initial = netnsInode("/proc/1/ns/net");
+  return controlDirectories(CONTROL_DIRECTORY, own, initial).map((d) => controlSocketPath(name, d));
 }
 
 function dirname(path: string): string {
@@ -176,7 +231,7 @@ async function answer(conn: Deno.Conn, source: () => ForwarderStatus): Promise<v
  * Listens on the control socket and answers `status` with `source()` until closed. Creates the
  * directory when missing; replaces a stale socket.
  *
- * @param path the socket path ({@link controlSocketPath})
+ * @param path the socket path ({@link defaultControlSocketPaths})
  * @param source called for each `status` request
  * @throws {OperationError} when another forwarder answers on `path`, or a non-socket is there
  */

@@ -10,9 +10,7 @@
  * @module
  */
 import { EGRESS_REASONS, INGRESS_REASONS, REASON_COUNT, REASON_NAMES } from "../filter/reasons.ts";
-
-/** A direction: egress (IPv6 from the TUN, encapsulated) or ingress (protocol 41 received). */
-export type Direction = "egress" | "ingress";
+import type { Direction } from "./types.ts";
 
 /** Index of a direction in the counter array. */
 export const DIRECTION_INDEX: Readonly<Record<Direction, number>> = { egress: 0, ingress: 1 };

@@ -1,11 +1,13 @@
 /**
- * In-memory fakes of the TUN device and the protocol-41 link (as wireguard-go's
- * `tun/tuntest`), so the whole data plane runs in unit tests without root.
+ * In-memory fakes of the TUN device, the protocol-41 link (as wireguard-go's `tun/tuntest`)
+ * and the poll loop's poller, so the whole data plane, its Worker loop included, runs in unit
+ * tests without root.
  *
  * @module
  */
+import { EBADF, EMSGSIZE } from "../../ffi/constants.ts";
 import type { PacketBatch } from "./batch.ts";
-import type { IcmpSource, Link, SendError, TunDevice } from "./types.ts";
+import type { IcmpSource, Link, Poller, SendError, TunDevice } from "./types.ts";
 
 /** A TUN device whose "kernel side" is two queues. */
 export class MemoryTun implements TunDevice {
@@ -33,14 +35,14 @@ export class MemoryTun implements TunDevice {
 
   /** Records a written packet (a copy). */
   write(buf: Uint8Array, offset: number, length: number): number {
-    if (this.#closed) return -9; // EBADF
+    if (this.#closed) return -EBADF;
     this.fromStf.push(buf.slice(offset, offset + length));
     return length;
   }
 
   /** Records a packet gathered from ranges (a copy of their concatenation). */
   writeVector(buf: Uint8Array, parts: Int32Array, count: number): number {
-    if (this.#closed) return -9; // EBADF
+    if (this.#closed) return -EBADF;
     let total = 0;
     for (let i = 0; i < count; i++) total += parts[2 * i + 1];
     const packet = new Uint8Array(total);
@@ -104,7 +106,7 @@ export class MemoryLink implements Link, IcmpSource {
     if (this.failWith !== undefined) return this.failWith;
     if (this.routeMtu !== undefined && length > this.routeMtu) {
       this.#sendErrors.push({ destination, mtu: this.routeMtu });
-      return -90; // EMSGSIZE
+      return -EMSGSIZE;
     }
     const bytes = buf.slice(offset, offset + length);
     this.sent.push({ bytes, destination });
@@ -151,5 +153,72 @@ export class MemoryLink implements Link, IcmpSource {
   /** Whether {@link close} was called. */
   get closed(): boolean {
     return this.#closed;
+  }
+}
+
+/** What one wait of a {@link FakePoller} reports. */
+export interface FakePollStep {
+  /** Entries that are readable (the doorbell is the last). */
+  readonly readable?: readonly number[];
+  /** Error events (`POLLERR`, `POLLHUP`, `POLLNVAL`) by entry. */
+  readonly failed?: Readonly<Record<number, number>>;
+  /** Rings the doorbell counted (read by `takeRings`). */
+  readonly rings?: number;
+  /** A negative errno: the wait failed. */
+  readonly error?: number;
+  /** Runs when the wait happens (to change the world at that moment: a stop flag, a packet). */
+  readonly then?: () => void;
+}
+
+/**
+ * A poller that reports a script, one step per wait; a wait beyond the script is a timeout.
+ * The timeouts asked for are recorded.
+ */
+export class FakePoller implements Poller {
+  /** How many entries are watched, the doorbell (last) included. */
+  readonly size: number;
+  /** The steps the next waits report, in order (consumed). */
+  readonly script: FakePollStep[];
+  /** The timeout of every wait so far. */
+  readonly timeouts: number[] = [];
+  #step: FakePollStep = {};
+
+  /**
+   * Creates a poller of `size` entries (the data fds and the doorbell).
+   *
+   * @param size the entries, the doorbell included
+   * @param script the steps of the first waits
+   */
+  constructor(size: number, script: FakePollStep[] = []) {
+    this.size = size;
+    this.script = script;
+  }
+
+  /** Takes the next step: its error, or how many entries it reports. */
+  wait(timeout: number): number {
+    this.timeouts.push(timeout);
+    const step = this.#step = this.script.shift() ?? {};
+    step.then?.();
+    if (step.error !== undefined) return step.error;
+    const entries = new Set([
+      ...(step.readable ?? []),
+      ...Object.keys(step.failed ?? {}).map(Number),
+    ]);
+    return entries.size;
+  }
+
+  /** Whether the step made entry `i` readable. */
+  readable(i: number): boolean {
+    return this.#step.readable?.includes(i) ?? false;
+  }
+
+  /** The step's error events of entry `i`. */
+  failed(i: number): number {
+    return this.#step.failed?.[i] ?? 0;
+  }
+
+  /** The step's rings, when the doorbell was readable. */
+  takeRings(): number {
+    return this.readable(this.size - 1) ? this.#step.rings ?? 0 : 0;
   }
 }

@@ -1,21 +1,28 @@
 /**
- * The forwarder's lifecycle: start, reload, stop, counters. It is handed its devices and never
- * opens one itself (DESIGN.md). Two engines:
- * - threaded: devices given as fds run in one Worker per direction, on synchronous FFI calls;
+ * The forwarder's lifecycle: start, reload, stop, counters. It is handed its devices, opened
+ * and set up (TUN offloads, socket buffers: `lib/netif`), and never opens one itself
+ * (docs/architecture.md). Two engines, whose paths `buildPaths` builds alike:
+ * - threaded: devices given as fds run in one Worker per direction and queue, each a
+ *   `DirectionLoop` on synchronous FFI calls (`worker.ts`);
  * - in-process: any {@link TunDevice}/{@link Link} (the in-memory fakes) pumped on the main
  *   thread's event loop, so the data plane is tested without root.
  *
  * @module
  */
 import { compilePolicy, type PolicySettings } from "../filter/mod.ts";
-import { configureTunOffload } from "../netif/offload.ts";
-import { openLibc, SO_RCVBUFFORCE, SO_SNDBUFFORCE, SOL_SOCKET } from "../../ffi/mod.ts";
-import { Counters, type CounterSnapshot, type Direction, type QueueCounters } from "./counters.ts";
-import { IngressPath } from "./decap.ts";
-import { EgressPath } from "./encap.ts";
-import type { IcmpSource, Link, TunDevice } from "./types.ts";
+import { TUN_F_CSUM, TUN_F_TSO6, TUN_F_USO4, TUN_F_USO6 } from "../../ffi/constants.ts";
+import { Counters, type CounterSnapshot, type QueueCounters } from "./counters.ts";
+import { buildPaths, type PathsOptions, reloadPaths } from "./paths.ts";
+import type {
+  DataplaneTuning,
+  IcmpSource,
+  Link,
+  TunDevice,
+  TunFeatures,
+  WorkerEvent,
+  WorkerMessage,
+} from "./types.ts";
 import { type DropSample, dropSampler } from "./sample.ts";
-import type { WorkerReload, WorkerStart } from "./worker.ts";
 import { WakeFd } from "./wake.ts";
 
 /** Options common to both engines. */
@@ -30,50 +37,6 @@ export interface ForwarderOptions {
   readonly onFatal?: (message: string) => void;
   /** Data-plane tuning (threaded engine); defaults when absent. */
   readonly tuning?: Partial<DataplaneTuning>;
-}
-
-/**
- * Switches of the data plane's optimisations, so that each one's worth can be measured
- * (`deno task bench` runs stf with each off) and one can be turned off should it misbehave.
- */
-export interface DataplaneTuning {
-  /** Packets per batch syscall (`recvmmsg`/`sendmmsg`); 1 means one syscall per packet. */
-  readonly batch: number;
-  /**
-   * TUN offloads: with a TUN fd opened with `IFF_VNET_HDR`, `TUNSETOFFLOAD` (checksum, TSO6,
-   * USO) so egress segments super-packets itself, and TCP coalescing (GRO) on ingress.
-   * Off: `TUNSETOFFLOAD` 0 and no coalescing (a `virtio_net_hdr`, if the fd has one, is still
-   * read and written).
-   */
-  readonly offload: boolean;
-  /**
-   * TUN queues (`IFF_MULTI_QUEUE`), each with its own Worker pair; the caller opens the fds
-   * (`FdDevices.moreQueues`). 1: one queue.
-   */
-  readonly queues: number;
-}
-
-/**
- * The protocol-41 socket's buffers: a TSO super-packet leaves as a burst of ~45 segments, and
- * the peer's receive buffer must hold a few such bursts while its ingress Worker catches up
- * (the kernel default, ~200 KiB, holds about 90 packets).
- */
-export const LINK_BUFFER_BYTES = 4 * 1024 * 1024;
-
-/**
- * Sets the socket's send and receive buffers (`SO_SNDBUFFORCE`/`SO_RCVBUFFORCE`, which need
- * CAP_NET_ADMIN); returns false when the kernel refused (the defaults stay).
- *
- * @param fd the socket
- * @param bytes the size of each buffer
- */
-export function setLinkBuffers(fd: number, bytes: number): boolean {
-  const value = new Uint8Array(4);
-  new DataView(value.buffer).setInt32(0, bytes, true);
-  const { setsockopt } = openLibc().symbols;
-  const a = setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, value, 4);
-  const b = setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, value, 4);
-  return a === 0 && b === 0;
 }
 
 /** The tuning used when none is given. */
@@ -102,6 +65,8 @@ export interface QueueFds {
 export interface FdDevices extends QueueFds {
   /** The interface name. */
   readonly tunName: string;
+  /** What the TUN device was opened with (`openDataplaneTun`); plain packets when absent. */
+  readonly tunFeatures?: TunFeatures;
   /**
    * The fds of further queues (`--queues`): one more Worker pair each. The TUN fds are
    * queues of one `IFF_MULTI_QUEUE` device (the kernel spreads flows over them); each
@@ -149,25 +114,19 @@ export async function startThreadedForwarder(
 ): Promise<Forwarder> {
   compilePolicy(options.settings); // Validate here: a bad policy never reaches a Worker.
   const tuning: DataplaneTuning = { ...DEFAULT_TUNING, ...options.tuning };
+  const tunFeatures = devices.tunFeatures ?? { vnetHeader: false, offloads: 0 };
   const queues: QueueFds[] = [devices, ...(devices.moreQueues ?? [])];
-  // The offloads are the device's (TUNSETOFFLOAD on any queue applies to all).
-  const { vnetHeader, offloads } = configureTunOffload(devices.tunFd, tuning.offload);
-  if (tuning.batch > 1 || vnetHeader) {
-    for (const q of queues) {
-      setLinkBuffers(q.linkFd, LINK_BUFFER_BYTES);
-      if (q.sendFd !== undefined) setLinkBuffers(q.sendFd, LINK_BUFFER_BYTES);
-    }
-  }
   const counters = new Counters(undefined, { queues: queues.length });
-  const control = new SharedArrayBuffer(8);
-  const flags = new Int32Array(control);
+  // One word every Worker reads between waits: 1 = stop.
+  const stopFlag = new SharedArrayBuffer(8);
+  const stopWord = new Int32Array(stopFlag);
   let settings = options.settings;
   /** Each Worker with its doorbell, by direction and queue. */
   const workers = new Map<string, { worker: Worker; wake: WakeFd }>();
   const stopped = new Map<string, () => void>();
   const ready: Promise<void>[] = [];
   // Every message to a Worker rings its doorbell, so it turns its event loop to take it.
-  const post = (to: { worker: Worker; wake: WakeFd }, message: unknown) => {
+  const post = (to: { worker: Worker; wake: WakeFd }, message: WorkerMessage) => {
     to.worker.postMessage(message);
     to.wake.ring();
   };
@@ -188,7 +147,7 @@ export async function startThreadedForwarder(
       workers.set(key, entry);
       ready.push(
         new Promise<void>((resolve, reject) => {
-          worker.onmessage = (event) => {
+          worker.onmessage = (event: MessageEvent<WorkerEvent>) => {
             const m = event.data;
             if (m.kind === "ready") resolve();
             else if (m.kind === "drop") options.onDrop?.(m);
@@ -205,32 +164,28 @@ export async function startThreadedForwarder(
           };
         }),
       );
-      post(
-        entry,
-        {
-          kind: "start",
-          direction,
-          queue,
-          tunFd: fds.tunFd,
-          tunName: devices.tunName,
-          linkFd: fds.linkFd,
-          sendFd: fds.sendFd,
-          icmpFd: direction === "egress" ? fds.icmpFd : -1,
-          wakeFd: wake.fd,
-          settings,
-          icmpSource: options.icmpSource,
-          counters: counters.buffer,
-          control,
-          sampleDrops: options.onDrop !== undefined,
-          tuning,
-          vnetHeader,
-          offloads,
-        } satisfies WorkerStart,
-      );
+      post(entry, {
+        kind: "start",
+        direction,
+        queue,
+        tunFd: fds.tunFd,
+        tunName: devices.tunName,
+        linkFd: fds.linkFd,
+        sendFd: fds.sendFd,
+        icmpFd: direction === "egress" ? fds.icmpFd : -1,
+        wakeFd: wake.fd,
+        settings,
+        icmpSource: options.icmpSource,
+        counters: counters.buffer,
+        stopFlag,
+        sampleDrops: options.onDrop !== undefined,
+        tuning,
+        tunFeatures,
+      });
     }
   });
   const stop = async () => {
-    Atomics.store(flags, 0, 1);
+    Atomics.store(stopWord, 0, 1);
     const done = [...workers.keys()].map((key) =>
       new Promise<void>((resolve) => {
         stopped.set(key, resolve);
@@ -259,15 +214,12 @@ export async function startThreadedForwarder(
       compilePolicy(next);
       settings = next;
       for (const entry of workers.values()) {
-        post(
-          entry,
-          {
-            kind: "reload",
-            settings: next,
-            icmpSource: options.icmpSource,
-            sampleDrops: options.onDrop !== undefined,
-          } satisfies WorkerReload,
-        );
+        post(entry, {
+          kind: "reload",
+          settings: next,
+          icmpSource: options.icmpSource,
+          sampleDrops: options.onDrop !== undefined,
+        });
       }
     },
     stop,
@@ -275,6 +227,9 @@ export async function startThreadedForwarder(
     queueCounters: () => counters.perQueue(),
   };
 }
+
+/** The offloads a fake TUN device with a `virtio_net_hdr` accepts (as Linux 6.2+ does). */
+const FAKE_TUN_OFFLOADS = TUN_F_CSUM | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6;
 
 /** A forwarder on the main thread, with a method to pump synchronously (for tests). */
 export interface InProcessForwarder extends Forwarder {
@@ -308,21 +263,19 @@ export function startInProcessForwarder(
   const counters = new Counters();
   const tuning: DataplaneTuning = { ...DEFAULT_TUNING, ...options.tuning };
   const vnetHeader = options.vnetHeader ?? false;
-  const sample = (direction: Direction) =>
-    options.onDrop === undefined ? undefined : dropSampler(direction, options.onDrop);
-  const egress = new EgressPath(devices, options.settings, counters, {
+  const { onDrop } = options;
+  const setUp = (settings: PolicySettings): PathsOptions => ({
+    settings,
     icmpSource: options.icmpSource,
-    onDrop: sample("egress"),
-    batch: tuning.batch,
-    vnetHeader,
+    counters,
+    onDrop: onDrop === undefined ? undefined : (direction) => dropSampler(direction, onDrop),
+    tuning,
+    // A fake TUN with a virtio_net_hdr takes what a kernel with USO (Linux 6.2+) takes.
+    tunFeatures: { vnetHeader, offloads: vnetHeader && tuning.offload ? FAKE_TUN_OFFLOADS : 0 },
   });
-  const ingress = new IngressPath(devices, options.settings, counters, {
-    onDrop: sample("ingress"),
-    batch: tuning.batch,
-    vnetHeader,
-    coalesce: vnetHeader && tuning.offload,
-    coalesceUdp: vnetHeader && tuning.offload,
-  });
+  const paths = buildPaths(devices, setUp(options.settings));
+  const egress = paths.egress!;
+  const ingress = paths.ingress!;
   let settings = options.settings;
   const pumpNow = () => {
     let total = 0;
@@ -339,9 +292,7 @@ export function startInProcessForwarder(
       return settings;
     },
     reload(next: PolicySettings) {
-      compilePolicy(next); // throws before either path changes
-      egress.reload(next);
-      ingress.reload(next);
+      reloadPaths(paths, setUp(next)); // throws before either path changes
       settings = next;
     },
     stop() {

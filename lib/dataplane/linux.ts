@@ -1,8 +1,9 @@
 /**
- * The Linux implementations of {@link TunDevice} and {@link Link} over file descriptors,
- * through the fast-path libc binding (`ffi/fastpath.ts`): `read` into pointers computed once
- * per buffer, `writev`/`sendmsg` with lengths written into preallocated structs. The fds are
- * non-blocking: "nothing waiting" is 0, not a blocked thread; the Worker waits in `poll`.
+ * The Linux implementations of {@link TunDevice}, {@link Link} and {@link Poller} over file
+ * descriptors, through the fast-path libc binding (`ffi/fastpath.ts`): `read` into pointers
+ * computed once per buffer, `writev`/`sendmsg` with lengths written into preallocated structs.
+ * The fds are non-blocking: "nothing waiting" is 0, not a blocked thread; the Worker waits in
+ * `poll` ({@link FdPoller}).
  *
  * @module
  */
@@ -15,19 +16,23 @@ import {
   writeAddress,
 } from "../../ffi/fastpath.ts";
 import type { PacketBatch } from "./batch.ts";
-import type { IcmpSource, Link, SendError, TunDevice } from "./types.ts";
+import type { IcmpSource, Link, Poller, SendError, TunDevice } from "./types.ts";
+import { POLLFD } from "../../ffi/structs.ts";
 import {
+  EAGAIN,
+  EINTR,
+  EINVAL,
   EMSGSIZE,
   IP_RECVERR,
   IPPROTO_IP,
+  MSG_DONTWAIT,
   MSG_ERRQUEUE,
+  POLLERR,
+  POLLHUP,
+  POLLIN,
+  POLLNVAL,
   SO_EE_ORIGIN_LOCAL,
 } from "../../ffi/constants.ts";
-
-const EAGAIN = 11;
-const EINTR = 4;
-/** `MSG_DONTWAIT`: never block in `recvmmsg` (the fd is non-blocking too). */
-const MSG_DONTWAIT = 0x40;
 /** The most ranges one gathered write takes (a coalesced packet: 64 KiB of ≥ 536-byte MSS). */
 const MAX_WRITE_PARTS = 128;
 /** `sizeof(struct mmsghdr)` on 64-bit Linux: a 56-byte msghdr, msg_len, padding. */
@@ -110,7 +115,7 @@ class Writer {
       this.#buf = buf;
       this.#base = addressOf(buf);
     }
-    if (count > MAX_WRITE_PARTS) return -22; // EINVAL
+    if (count > MAX_WRITE_PARTS) return -EINVAL;
     const words = this.#iovWords;
     for (let i = 0; i < count; i++) {
       writeAddress(words, 4 * i, this.#base + parts[2 * i]);
@@ -347,6 +352,7 @@ export class FdLink implements Link, IcmpSource {
   recvBatch(batch: PacketBatch, count: number): number {
     let s = this.#recv;
     if (s?.batch !== batch) s = this.#recv = new BatchStructs(batch, false);
+    // MSG_DONTWAIT: never block in `recvmmsg` (the fd is non-blocking too).
     const n = this.#lib.symbols.recvmmsg(this.fd, s.headers[0], count, MSG_DONTWAIT, null);
     if (n < 0) {
       const e = this.#errno();
@@ -358,4 +364,76 @@ export class FdLink implements Link, IcmpSource {
 
   /** The fd belongs to the thread that opened it: nothing to do here. */
   close(): void {}
+}
+
+/** The events that mean an fd is gone or broken. */
+const POLL_FAILURES = POLLERR | POLLHUP | POLLNVAL;
+
+/**
+ * `poll(2)` over the data fds and a doorbell (an eventfd, `wake.ts`), with the `pollfd` array
+ * and the doorbell's counter in pinned buffers made once: a wait allocates nothing.
+ */
+export class FdPoller implements Poller {
+  /** How many entries are watched, the doorbell (last) included. */
+  readonly size: number;
+  readonly #lib: FastPath;
+  readonly #errno: () => number;
+  readonly #pollfds: PinnedBuffer;
+  readonly #view: DataView;
+  readonly #nfds: bigint;
+  readonly #doorbell: number;
+  readonly #counter: PinnedBuffer = pinnedBuffer(8);
+  readonly #counterWords = new Uint32Array(this.#counter.bytes.buffer);
+
+  /**
+   * Watches `fds` for input, and `doorbell` after them.
+   *
+   * @param lib the fast-path binding of this thread
+   * @param fds the data fds, in the order the loop asks about them
+   * @param doorbell the eventfd the parent rings after each message
+   */
+  constructor(lib: FastPath, fds: readonly number[], doorbell: number) {
+    this.#lib = lib;
+    this.#errno = errnoReader(lib);
+    this.#doorbell = doorbell;
+    const all = [...fds, doorbell];
+    this.size = all.length;
+    this.#nfds = BigInt(all.length);
+    this.#pollfds = pinnedBuffer(POLLFD.SIZE * all.length);
+    this.#view = new DataView(this.#pollfds.bytes.buffer);
+    all.forEach((fd, i) => {
+      this.#view.setInt32(POLLFD.SIZE * i + POLLFD.FD, fd, true);
+      this.#view.setInt16(POLLFD.SIZE * i + POLLFD.EVENTS, POLLIN, true);
+    });
+  }
+
+  /** Waits in `poll`; an interrupted wait (EINTR) counts as a timeout. */
+  wait(timeout: number): number {
+    const ready = this.#lib.symbols.poll(this.#pollfds.pointer, this.#nfds, timeout);
+    if (ready >= 0) return ready;
+    const e = this.#errno();
+    return e === EINTR ? 0 : -e;
+  }
+
+  /** Whether entry `i` was readable in the last wait. */
+  readable(i: number): boolean {
+    return (this.#revents(i) & POLLIN) !== 0;
+  }
+
+  /** The error events of entry `i` in the last wait. */
+  failed(i: number): number {
+    return this.#revents(i) & POLL_FAILURES;
+  }
+
+  /** Reads the doorbell's counter when it was readable (a native-endian u64, reset by the read). */
+  takeRings(): number {
+    if (!this.readable(this.size - 1)) return 0;
+    // Never near 2^32 messages: the low word is the count.
+    const n = this.#lib.symbols.read(this.#doorbell, this.#counter.pointer, 8n);
+    return n === 8 ? this.#counterWords[0] : 0;
+  }
+
+  #revents(i: number): number {
+    return this.#view.getInt16(POLLFD.SIZE * i + POLLFD.REVENTS, true);
+  }
 }

@@ -7,9 +7,11 @@
 export * from "./types.ts";
 export * from "./batch.ts";
 export * from "./counters.ts";
-export * from "./encap.ts";
-export * from "./decap.ts";
+export * from "./egress.ts";
+export * from "./ingress.ts";
 export * from "./fake.ts";
 export * from "./forwarder.ts";
+export * from "./paths.ts";
+export * from "./direction.ts";
 export * from "./rate_limit.ts";
 export type { DropSample } from "./sample.ts";

@@ -6,8 +6,7 @@
  */
 import { formatIpv4, formatIpv6, readIpv4 } from "../addr/mod.ts";
 import { REASON_NAMES } from "../filter/mod.ts";
-import type { Direction } from "./counters.ts";
-import type { DropListener } from "./encap.ts";
+import type { Direction, DropListener } from "./types.ts";
 
 /** A drop sample: what a debug log line says about a dropped packet. */
 export interface DropSample {
@@ -15,7 +14,7 @@ export interface DropSample {
   readonly kind: "drop";
   /** The direction. */
   readonly direction: Direction;
-  /** The reason name (FILTER_RULES.md). */
+  /** The reason name (docs/filtering.md). */
   readonly reason: string;
   /** Outer source (ingress only). */
   readonly src4?: string;

@@ -8,8 +8,7 @@
  *
  * @module
  */
-import { check, EFD_CLOEXEC, EFD_NONBLOCK, openLibc } from "../../ffi/mod.ts";
-import { FdHandle } from "../netif/fd.ts";
+import { check, EFD_CLOEXEC, EFD_NONBLOCK, FdHandle, openLibc } from "../../ffi/mod.ts";
 
 const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
 

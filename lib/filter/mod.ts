@@ -1,6 +1,7 @@
 /**
- * The filter of FILTER_RULES.md: reason codes and names, one predicate per rule, and the
- * policy compiled from settings that applies them in order.
+ * The filter of docs/filtering.md: reason codes and names, one predicate per rule, and the
+ * policy compiled from settings that applies them in order. It decides and never acts: the
+ * data-plane paths encapsulate, rewrite ECN and send.
  *
  * @example
  * ```ts
@@ -10,7 +11,7 @@
  * });
  * const result = new EgressResult();
  * const reason = policy.egress(buf, 20, n, result);
- * if (reason === Reason.Forwarded) send(buf, 0, policy.encapsulate(buf, 20, result));
+ * if (reason === Reason.Forwarded) encapsulateAndSend(buf, 20, result.outerDst);
  * else counters[reason]++;
  * ```
  * @module

@@ -1,12 +1,16 @@
 /**
  * The policy: settings (a plain object, posted to Workers) compiled into a {@link Policy} whose
- * `egress` and `ingress` apply the rules of FILTER_RULES.md in the order of its OUT and IN
+ * `egress` and `ingress` apply the rules of docs/filtering.md in the order of its OUT and IN
  * tables and return a reason code. Compiling validates the configuration-time rules.
  *
- * Path MTU design: `too-big` needs the inner MTU towards the outer destination, which is only
- * known inside `egress`. So the caller hands a {@link PathMtuTable} to `compilePolicy` (the same
- * table across reloads) and sets `EgressResult.now` before each batch; `egress` reports the MTU
- * that applied in `EgressResult.mtu`, ready for an ICMPv6 Packet Too Big.
+ * The policy only decides: a verdict never changes a byte of the packet and the policy holds
+ * no state. Encapsulation and the RFC 6040 ECN rewrite are the paths' work
+ * (`lib/dataplane/egress.ts`, `ingress.ts`), with `lib/packet/`.
+ *
+ * Path MTU: `too-big` needs the inner MTU towards the outer destination, which is only known
+ * inside `egress`. So the caller passes what it knows of path MTUs ({@link PathMtuLookup}, a
+ * `PathMtuTable`) with each call and sets `EgressResult.now`; `egress` reports the MTU that
+ * applied in `EgressResult.mtu`, ready for an ICMPv6 Packet Too Big.
  *
  * @module
  */
@@ -18,14 +22,13 @@ import {
   parseIpv4,
   parseIpv4Prefix,
   parseIpv6Prefix,
+  type SixRdDomain,
+  sixRdPrefix as sixRdPrefixOf,
   sixToFourPrefix,
+  validateSixRdDomain,
 } from "../addr/mod.ts";
 import { PolicyError } from "../errors.ts";
 import {
-  applyDecapsulationEcn,
-  encapsulateInPlace,
-  type EncapsulateOptions,
-  EncapsulationState,
   ipv4Destination,
   ipv4Ecn,
   ipv4FragmentOffset,
@@ -39,7 +42,8 @@ import {
   IPV6_HEADER_LENGTH,
   IPV6_SOURCE_OFFSET,
   ipv6PayloadLength,
-  PathMtuTable,
+  MAX_TUNNEL_MTU,
+  MIN_TUNNEL_MTU,
   PROTOCOL_IPV6,
 } from "../packet/mod.ts";
 import { Reason } from "./reasons.ts";
@@ -74,7 +78,7 @@ import {
   type RuleContext,
 } from "./rules.ts";
 
-/** The modes of FILTER_RULES.md and DESIGN.md. */
+/** The modes of docs/filtering.md and docs/architecture.md. */
 export type PolicyMode = "router" | "return-path" | "relay";
 
 /**
@@ -124,12 +128,14 @@ export interface PolicySettings {
   readonly allowNonGlobal?: boolean;
 }
 
-/** Options of {@link compilePolicy}: things that live across reloads and are not settings. */
-export interface CompilePolicyOptions {
-  /** Path MTUs learnt from ICMPv4, consulted for `too-big` (RFC 4213 §3.4). */
-  readonly pathMtu?: PathMtuTable;
-  /** The IPv4 identification counter, kept across reloads. */
-  readonly encapsulation?: EncapsulationState;
+/**
+ * What `egress` asks about path MTUs learnt from ICMPv4 and EMSGSIZE (RFC 4213 §3.4): the
+ * inner MTU towards an outer destination, `linkMtu` when nothing is known. `PathMtuTable`
+ * (`lib/packet/path_mtu.ts`) is one.
+ */
+export interface PathMtuLookup {
+  /** The inner MTU towards `destination` at time `now`, at most `linkMtu`. */
+  innerMtu(destination: number, now: number, linkMtu: number): number;
 }
 
 /**
@@ -165,54 +171,45 @@ const MODES: Record<string, ModeNumber> = {
   "relay": Mode.Relay,
 };
 
-/** The smallest tunnel MTU (the IPv6 minimum, RFC 4213 §3.2). */
-export const MIN_TUNNEL_MTU = 1280;
-/** The largest tunnel MTU (1500 − 20, RFC 4213 §3.2). */
-export const MAX_TUNNEL_MTU = 1480;
-
 /**
- * A compiled policy. `egress` and `ingress` allocate nothing and never throw on any bytes.
+ * A compiled policy: pure verdicts. `egress` and `ingress` allocate nothing, never throw on
+ * any bytes and change none.
  */
 export class Policy {
   /** The settings it was compiled from. */
   readonly settings: PolicySettings;
   /** The compiled rule data. */
   readonly rules: RuleContext;
-  /** The path MTU table consulted for `too-big`, if any. */
-  readonly pathMtu: PathMtuTable | undefined;
-  readonly #encapsulate: EncapsulateOptions;
 
   /**
    * Use {@link compilePolicy}.
    *
    * @param settings the validated settings
    * @param rules the compiled rules
-   * @param options the path MTU table and ID counter
    */
-  constructor(settings: PolicySettings, rules: RuleContext, options: CompilePolicyOptions = {}) {
+  constructor(settings: PolicySettings, rules: RuleContext) {
     this.settings = settings;
     this.rules = rules;
-    this.pathMtu = options.pathMtu;
-    this.#encapsulate = {
-      source: rules.bind4,
-      destination: 0,
-      state: options.encapsulation ?? new EncapsulationState(),
-      ttl: settings.ttl,
-      copyDscp: settings.dscp === "copy",
-    };
   }
 
   /**
-   * Applies the OUT rules (FILTER_RULES.md, in table order) to an IPv6 packet read from the
+   * Applies the OUT rules (docs/filtering.md, in table order) to an IPv6 packet read from the
    * TUN at `buf[offset .. offset + length)`. Returns {@link Reason.Forwarded} (0) or the drop
    * reason; sets `result.outerDst`, `result.innerLength` and `result.mtu`.
    *
    * @param buf the buffer
-   * @param offset where the IPv6 packet starts (leave 20 bytes of headroom for encapsulation)
+   * @param offset where the IPv6 packet starts
    * @param length its length
    * @param result reused outcome; `result.now` is read
+   * @param pathMtu the path MTUs known (RFC 4213 §3.4); none: the tunnel MTU applies
    */
-  egress(buf: Uint8Array, offset: number, length: number, result: EgressResult): number {
+  egress(
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+    result: EgressResult,
+    pathMtu?: PathMtuLookup,
+  ): number {
     const ctx = this.rules;
     result.outerDst = 0;
     result.innerLength = 0;
@@ -242,35 +239,19 @@ export class Policy {
       outer = ctx.relay;
     }
     result.outerDst = outer;
-    const mtu = this.pathMtu === undefined
+    const mtu = pathMtu === undefined
       ? this.settings.mtu
-      : this.pathMtu.innerMtu(outer, result.now, this.settings.mtu);
+      : pathMtu.innerMtu(outer, result.now, this.settings.mtu);
     result.mtu = mtu;
     if (isTooBig(innerLength, mtu)) return Reason.TooBig;
     return Reason.Forwarded;
   }
 
   /**
-   * Writes the outer IPv4 header for a packet that `egress` forwarded, in the 20 bytes before
-   * it (source own4, destination `result.outerDst`, the configured TTL and DSCP handling, ECN
-   * per RFC 6040 §4.1). Returns the outer length; the packet to send starts at `offset - 20`.
-   *
-   * @param buf the buffer
-   * @param offset where the IPv6 packet starts (≥ 20)
-   * @param result the outcome of `egress` for this packet
-   * @throws {RangeError} when there is no headroom
-   */
-  encapsulate(buf: Uint8Array, offset: number, result: EgressResult): number {
-    const options = this.#encapsulate;
-    options.destination = result.outerDst;
-    return encapsulateInPlace(buf, offset, result.innerLength, options);
-  }
-
-  /**
-   * Applies the IN rules (FILTER_RULES.md, in table order) to a whole IPv4 packet received on
-   * the protocol-41 raw socket, outer header included. Returns {@link Reason.Forwarded} (0) or
-   * the drop reason. On success sets `result.innerOffset` and `result.innerLength` and applies
-   * RFC 6040 §4.2 ECN decapsulation to the inner header in place; on a drop changes no byte.
+   * Applies the IN rules (docs/filtering.md, in table order) to a whole IPv4 packet received
+   * on the protocol-41 raw socket, outer header included. Returns {@link Reason.Forwarded} (0)
+   * or the drop reason. On success sets `result.innerOffset` and `result.innerLength`; the
+   * RFC 6040 §4.2 ECN rewrite of the inner header is the ingress path's.
    *
    * @param buf the buffer
    * @param offset where the IPv4 header starts
@@ -325,9 +306,7 @@ export class Policy {
     if (isRelayLoop(ctx, buf, inner, srcEmbedded, dstEmbedded)) return Reason.RelayLoop;
     if (isPeerNotAllowed(ctx, src4)) return Reason.PeerNotAllowed;
     if (isRelayNotAllowed(ctx, srcEmbedded, src4)) return Reason.RelayNotAllowed;
-    const outerEcn = ipv4Ecn(buf, offset);
-    if (isEcnCeNotEct(outerEcn, (buf[inner + 1] >> 4) & 3)) return Reason.EcnCeNotEct;
-    applyDecapsulationEcn(outerEcn, buf, inner);
+    if (isEcnCeNotEct(ipv4Ecn(buf, offset), (buf[inner + 1] >> 4) & 3)) return Reason.EcnCeNotEct;
     result.innerOffset = inner;
     result.innerLength = IPV6_HEADER_LENGTH + ipv6PayloadLength(buf, inner);
     return Reason.Forwarded;
@@ -363,17 +342,13 @@ function parseAllowList(
  * Validates settings and compiles them into a {@link Policy}.
  *
  * @param settings the settings (a plain object)
- * @param options the path MTU table and ID counter, kept across reloads
  * @throws {PolicyError} `own-ipv4-not-global` (own4 in C4 or 100.64.0.0/10, unless
  *   `allowNonGlobal`), `mtu-out-of-range` (outside 1280..1480), `6rd-prefix-too-long`
  *   (delegated prefix longer than /64)
  * @throws {SyntaxError} when an address or prefix does not parse
  * @throws {RangeError} when a value is out of range (mode, TTL, DSCP, a relay in C4 or of ours)
  */
-export function compilePolicy(
-  settings: PolicySettings,
-  options: CompilePolicyOptions = {},
-): Policy {
+export function compilePolicy(settings: PolicySettings): Policy {
   const mode = MODES[settings.mode];
   if (mode === undefined || !Object.hasOwn(MODES, settings.mode)) {
     throw new RangeError(
@@ -421,24 +396,18 @@ export function compilePolicy(
   if (settings.sixRd !== undefined) {
     const { prefix: prefixText, ipv4MaskLength, ipv4CommonPrefix } = settings.sixRd;
     const prefix = parseIpv6Prefix(prefixText);
-    if (!Number.isInteger(ipv4MaskLength) || ipv4MaskLength < 0 || ipv4MaskLength > 32) {
-      throw new RangeError(
-        `Cannot use 6rd IPv4 mask length ${ipv4MaskLength}: expected 0..32`,
-      );
-    }
-    const delegated = prefix.length + 32 - ipv4MaskLength;
-    if (delegated > 64) {
-      throw new PolicyError(
-        "6rd-prefix-too-long",
-        `Cannot use 6rd prefix "${prefixText}" with IPv4 mask length ${ipv4MaskLength}: the ` +
-          `delegated prefix would be /${delegated}, longer than /64 (RFC 5969 §4)`,
-      );
-    }
+    // Mask length 0..32 (RangeError), delegated prefix at most /64 (`6rd-prefix-too-long`).
+    validateSixRdDomain({ prefix, ipv4MaskLength, ipv4CommonPrefix: 0 });
     const mask = ipv4Mask(ipv4MaskLength);
+    const domain: SixRdDomain = {
+      prefix,
+      ipv4MaskLength,
+      ipv4CommonPrefix: (parseIpv4(ipv4CommonPrefix) & mask) >>> 0,
+    };
     sixRdPrefix = prefix.address;
     sixRdPrefixLength = prefix.length;
     sixRdMaskLength = ipv4MaskLength;
-    sixRdCommonPrefix = (parseIpv4(ipv4CommonPrefix) & mask) >>> 0;
+    sixRdCommonPrefix = domain.ipv4CommonPrefix;
     if (((own4 & mask) >>> 0) !== sixRdCommonPrefix) {
       throw new RangeError(
         `Cannot use "${settings.ipv4}" in the 6rd domain "${prefixText}": its top ` +
@@ -446,13 +415,7 @@ export function compilePolicy(
       );
     }
     // Our delegated prefix (RFC 5969 §7.1.1): the 6rd prefix, then own4's low bits.
-    const own = new Uint8Array(prefix.address);
-    const bits = 32 - ipv4MaskLength;
-    for (let i = 0; i < bits; i++) {
-      const bit = prefix.length + i;
-      if ((own4 >>> (bits - 1 - i)) & 1) own[bit >> 3] |= 1 << (7 - (bit & 7));
-    }
-    site.push({ address: own, length: delegated });
+    site.push(sixRdPrefixOf(own4, domain));
   }
   for (const text of settings.sitePrefixes ?? []) site.push(parseIpv6Prefix(text));
   const siteAddresses = new Uint8Array(site.length * 16);
@@ -508,5 +471,5 @@ export function compilePolicy(
     sixRdMaskLength,
     sixRdCommonPrefix,
   });
-  return new Policy(settings, rules, options);
+  return new Policy(settings, rules);
 }

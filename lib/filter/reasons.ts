@@ -1,5 +1,5 @@
 /**
- * Verdict reasons: one numeric code per reason name of FILTER_RULES.md. The code is what the
+ * Verdict reasons: one numeric code per reason name of docs/filtering.md. The code is what the
  * data plane returns and counts (an index into a counter array); the name is what counters,
  * logs and docs show. `malformed` and `native-to-native` exist in both directions and share
  * one code.
@@ -62,7 +62,7 @@ export const Reason = Object.freeze(
 /** A reason code (a value of {@link Reason}). */
 export type ReasonCode = typeof Reason[keyof typeof Reason];
 
-/** The name of each reason code, indexed by code, exactly as spelled in FILTER_RULES.md. */
+/** The name of each reason code, indexed by code, exactly as spelled in docs/filtering.md. */
 export const REASON_NAMES: readonly string[] = Object.freeze([
   "forwarded",
   "malformed",
@@ -138,7 +138,7 @@ export interface ReasonDoc {
 
 /** Documentation of every reason code, indexed by code, for `--help` and README generation. */
 export const REASON_DOCS: readonly ReasonDoc[] = Object.freeze([
-  doc("forwarded", "both", "the packet passed every rule", "FILTER_RULES.md"),
+  doc("forwarded", "both", "the packet passed every rule", "docs/filtering.md"),
   doc(
     "malformed",
     "both",
@@ -272,7 +272,7 @@ export function reasonName(code: number): string {
 /**
  * Returns the code of a reason name, or `undefined` when there is no such reason.
  *
- * @param name the name, as in FILTER_RULES.md
+ * @param name the name, as in docs/filtering.md
  */
 export function reasonCode(name: string): ReasonCode | undefined {
   const i = REASON_NAMES.indexOf(name);

@@ -1,5 +1,5 @@
 /**
- * The filter rules of FILTER_RULES.md, one named pure predicate each, over a compiled
+ * The filter rules of docs/filtering.md, one named pure predicate each, over a compiled
  * {@link RuleContext}. Each takes byte offsets or numbers and allocates nothing. The order in
  * which they are applied is in `policy.ts`.
  *

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import type { CounterSnapshot, Direction } from "../dataplane/counters.ts";
+import type { CounterSnapshot } from "../dataplane/counters.ts";
+import type { Direction } from "../dataplane/types.ts";
 import { EGRESS_REASONS, INGRESS_REASONS, REASON_NAMES } from "../filter/reasons.ts";
 
 /** What the metrics say about the forwarder besides its counters. */

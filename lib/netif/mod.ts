@@ -47,8 +47,6 @@ export {
   type InterfacePlan,
   type InterfaceRequest,
   type InterfaceState,
-  MAX_MTU,
-  MIN_MTU,
   planInterface,
   prefixEqual,
   resolveOwnIpv4,
@@ -58,6 +56,7 @@ export {
 } from "./plan.ts";
 export {
   attachQueueFilter,
+  LINK_BUFFER_BYTES,
   openRawLink,
   openSendLink,
   type RawLinkOptions,

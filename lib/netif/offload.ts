@@ -10,6 +10,9 @@
  * device left with offloads by an earlier run never hands super-packets to a reader that
  * does not expect them.
  *
+ * {@link openDataplaneTun} opens the TUN queues of `stf run` with all of that applied, so the
+ * data plane is handed devices ready to use.
+ *
  * @module
  */
 import {
@@ -24,7 +27,8 @@ import {
   TUNSETOFFLOAD,
   view,
 } from "../../ffi/mod.ts";
-import { STF_TUN_FLAGS } from "./tun.ts";
+import { setNonBlocking } from "./icmp_socket.ts";
+import { createOrAttachTun, STF_TUN_FLAGS, TunHandle } from "./tun.ts";
 
 /** What a TUN fd was set up for. */
 export interface TunOffloadState {
@@ -82,4 +86,57 @@ export function configureTunOffload(fd: number, enable: boolean): TunOffloadStat
   }
   ioctlValue(fd, request, 0n);
   return { vnetHeader, offloads: 0 };
+}
+
+/** The TUN queues of the data plane, open and set up. */
+export interface DataplaneTun {
+  /** The first queue (the device itself when this opening created it). */
+  readonly tun: TunHandle;
+  /** The further queues (`--queues`). */
+  readonly more: readonly TunHandle[];
+  /** What the device was set up with. */
+  readonly features: TunOffloadState;
+}
+
+/** Options of {@link openDataplaneTun}. */
+export interface DataplaneTunOptions {
+  /** The device's `tun_flags` when it exists (`readInterfaceState`); undefined: create it. */
+  readonly existingFlags: number | undefined;
+  /** Whether the data plane uses offloads (`IFF_VNET_HDR`, `TUNSETOFFLOAD`). */
+  readonly offload: boolean;
+  /** The queues to attach (≥ 1). */
+  readonly queues: number;
+}
+
+/**
+ * Opens the TUN device for the data plane: creates it or attaches to it with
+ * {@link tunFlagsForRun}, attaches the further queues of the same device (the kernel spreads
+ * flows over them), makes every fd non-blocking (the data plane waits in `poll`), and applies
+ * `TUNSETOFFLOAD` (the offloads are the device's: one queue sets them for all). Closes what it
+ * opened on failure.
+ *
+ * @param name the device name
+ * @param options existing flags, offloads, queues
+ * @throws {SyscallError} when the device cannot be opened (EPERM: needs CAP_NET_ADMIN)
+ */
+export function openDataplaneTun(name: string, options: DataplaneTunOptions): DataplaneTun {
+  const flags = tunFlagsForRun(options.existingFlags, options.offload);
+  const tun = createOrAttachTun(name, {
+    // IFF_VNET_HDR when offloads are on: the kernel then hands us TCP/UDP super-packets and
+    // takes coalesced ones (attaching may change it on a single-queue TUN made by stf up).
+    flags,
+    purpose: options.existingFlags === undefined ? "create" : "attach to",
+  });
+  const more: TunHandle[] = [];
+  try {
+    for (let q = 1; q < options.queues; q++) {
+      more.push(createOrAttachTun(tun.name, { flags, purpose: `attach queue ${q} to` }));
+    }
+    for (const t of [tun, ...more]) setNonBlocking(t.fd, `TUN device "${tun.name}"`);
+    return { tun, more, features: configureTunOffload(tun.fd, options.offload) };
+  } catch (e) {
+    for (const t of more) t.close();
+    tun.close();
+    throw e;
+  }
 }

@@ -29,12 +29,9 @@ import {
   withInterfaceId,
 } from "../addr/mod.ts";
 import { OperationError, PolicyError } from "../errors.ts";
+import { MAX_TUNNEL_MTU, MIN_TUNNEL_MTU } from "../packet/path_mtu.ts";
 import type { HostIpv4Address } from "./host.ts";
 
-/** The smallest MTU of an IPv6 link (RFC 8200 §5). */
-export const MIN_MTU = 1280;
-/** The largest tunnel MTU over a 1500-byte IPv4 path: 1500 − 20 (RFC 4213 §3.2). */
-export const MAX_MTU = 1480;
 /** The metric of the routes stf adds (the kernel's default for user routes). */
 export const ROUTE_METRIC = 1024;
 
@@ -130,8 +127,10 @@ export function validateInterfaceName(name: string): void {
  * @throws {PolicyError} when outside 1280..1480
  */
 export function checkMtu(name: string, mtu: number): void {
-  if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU) {
-    const bound = mtu < MIN_MTU ? `minimum is ${MIN_MTU}` : `maximum is ${MAX_MTU}`;
+  if (!Number.isInteger(mtu) || mtu < MIN_TUNNEL_MTU || mtu > MAX_TUNNEL_MTU) {
+    const bound = mtu < MIN_TUNNEL_MTU
+      ? `minimum is ${MIN_TUNNEL_MTU}`
+      : `maximum is ${MAX_TUNNEL_MTU}`;
     throw new PolicyError(
       "mtu-out-of-range",
       `Cannot set MTU of "${name}" to ${mtu}: ${bound} (RFC 4213 §3.2)`,

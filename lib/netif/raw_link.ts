@@ -7,6 +7,7 @@
 import {
   AF_INET,
   check,
+  FdHandle,
   IP_HDRINCL,
   IP_RECVERR,
   IPPROTO_IP,
@@ -20,18 +21,27 @@ import {
   SOCK_RAW,
   SOL_SOCKET,
 } from "../../ffi/mod.ts";
-import { FdHandle } from "./fd.ts";
 import { queueFilterProgram } from "./queue_filter.ts";
 
-/** Options of {@link openRawLink}. */
+/** Options of {@link openRawLink} and {@link openSendLink}. */
 export interface RawLinkOptions {
-  /** The socket's send buffer in bytes (`SO_SNDBUFFORCE`); the kernel default when absent. */
-  readonly sendBufferBytes?: number;
-  /** The socket's receive buffer in bytes (`SO_RCVBUFFORCE`). */
-  readonly receiveBufferBytes?: number;
+  /**
+   * The socket's send and receive buffers in bytes (`SO_SNDBUFFORCE`, `SO_RCVBUFFORCE`, which
+   * need CAP_NET_ADMIN), as far as the kernel allows: the defaults stay when it refuses. The
+   * kernel's defaults when absent.
+   */
+  readonly bufferBytes?: number;
   /** Open it non-blocking. */
   readonly nonBlocking?: boolean;
 }
+
+/**
+ * The protocol-41 sockets' buffers under batches or offloads (`stf run` asks for them then): a
+ * TSO super-packet leaves as a burst of ~45 segments, and the peer's receive buffer must hold a
+ * few such bursts while its ingress Worker catches up (the kernel default, ~200 KiB, holds
+ * about 90 packets).
+ */
+export const LINK_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** An open socket (the protocol-41 or the ICMPv4 raw socket), closed once. */
 export class SocketHandle extends FdHandle {}
@@ -40,6 +50,16 @@ function setIntOption(fd: number, level: number, option: number, value: number, 
   const bytes = new Uint8Array(4);
   new DataView(bytes.buffer).setInt32(0, value, true);
   check(openLibc().symbols.setsockopt(fd, level, option, bytes, 4), "setsockopt", what);
+}
+
+/** Sets both buffers of a socket; returns false when the kernel refused (the defaults stay). */
+function setBuffers(fd: number, bytes: number): boolean {
+  const value = new Uint8Array(4);
+  new DataView(value.buffer).setInt32(0, bytes, true);
+  const { setsockopt } = openLibc().symbols;
+  const send = setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, value, 4);
+  const receive = setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, value, 4);
+  return send === 0 && receive === 0;
 }
 
 /** `IPPROTO_RAW`: a raw socket that only sends, any protocol, header included. */
@@ -62,14 +82,7 @@ function openRawSocket(
   );
   try {
     setIntOption(fd, IPPROTO_IP, option.name, 1, `set ${option.what} on the ${what}`);
-    const buffers = [
-      [SO_SNDBUFFORCE, options.sendBufferBytes, "send"],
-      [SO_RCVBUFFORCE, options.receiveBufferBytes, "receive"],
-    ] as const;
-    for (const [name, bytes, which] of buffers) {
-      if (bytes === undefined) continue;
-      setIntOption(fd, SOL_SOCKET, name, bytes, `set the ${which} buffer to ${bytes} bytes`);
-    }
+    if (options.bufferBytes !== undefined) setBuffers(fd, options.bufferBytes);
     return new SocketHandle(fd);
   } catch (e) {
     close(fd);
@@ -80,7 +93,7 @@ function openRawSocket(
 /**
  * Opens the protocol-41 raw socket with `IP_HDRINCL` set.
  *
- * @param options buffer sizes and blocking mode
+ * @param options buffer sizes (best effort) and blocking mode
  * @throws {SyscallError} EPERM without root or CAP_NET_RAW
  */
 export function openRawLink(options: RawLinkOptions = {}): SocketHandle {
@@ -99,7 +112,7 @@ export function openRawLink(options: RawLinkOptions = {}): SocketHandle {
  * as forwarded; with it, a packet larger than the route's MTU (EMSGSIZE) leaves that MTU on
  * the socket's error queue (`FdLink.nextSendError`).
  *
- * @param options buffer sizes and blocking mode
+ * @param options buffer sizes (best effort) and blocking mode
  * @throws {SyscallError} EPERM without root or CAP_NET_RAW
  */
 export function openSendLink(options: RawLinkOptions = {}): SocketHandle {

@@ -8,6 +8,7 @@ import {
   cString,
   decodeIfreqName,
   encodeIfreq,
+  FdHandle,
   IFF_MULTI_QUEUE,
   IFF_NO_PI,
   IFF_TAP,
@@ -23,7 +24,6 @@ import {
   TUNSETPERSIST,
   view,
 } from "../../ffi/mod.ts";
-import { FdHandle } from "./fd.ts";
 import { interfaceIndex } from "./link.ts";
 
 /**

@@ -9,6 +9,11 @@
 
 import { IPV6_MINIMUM_MTU } from "./icmpv6.ts";
 
+/** The smallest tunnel MTU: the IPv6 minimum (RFC 4213 §3.2). */
+export const MIN_TUNNEL_MTU = IPV6_MINIMUM_MTU;
+/** The largest tunnel MTU: an IPv4 MTU of 1500 less the 20-byte outer header (RFC 4213 §3.2). */
+export const MAX_TUNNEL_MTU = 1480;
+
 /** Options of {@link PathMtuTable}. */
 export interface PathMtuTableOptions {
   /** The most entries kept (default 1024). */

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { Counters } from "../../../lib/dataplane/counters.ts";
 import {
+  controlDirectories,
   controlSocketPath,
+  defaultControlSocketPaths,
   type ForwarderStatus,
+  INITIAL_NETNS_INODE,
   MAX_CONNECTIONS,
   queryControl,
   serveControl,
@@ -51,6 +54,40 @@ async function rawRequest(path: string, request: string): Promise<string> {
 Deno.test("controlSocketPath() puts <name>.sock in /run/stf or the given directory", () => {
   assert.equal(controlSocketPath("stf0"), "/run/stf/stf0.sock");
   assert.equal(controlSocketPath("stf1", "/tmp/x/"), "/tmp/x/stf1.sock");
+});
+
+Deno.test("controlDirectories() keeps /run/stf in the initial network namespace and adds netns-<inode> in any other", () => {
+  assert.deepEqual(controlDirectories("/run/stf", 4026531840, 4026531840), ["/run/stf"]);
+  assert.deepEqual(controlDirectories("/run/stf/", 4026532245, 4026531840), [
+    "/run/stf/netns-4026532245",
+  ]);
+  // /proc unreadable: the base.
+  assert.deepEqual(controlDirectories("/run/stf", undefined, undefined), ["/run/stf"]);
+});
+
+Deno.test("controlDirectories() without pid 1's namespace (no root) trusts the fixed initial inode, else tries both", () => {
+  assert.deepEqual(controlDirectories("/run/stf", INITIAL_NETNS_INODE, undefined), ["/run/stf"]);
+  assert.deepEqual(controlDirectories("/run/stf", 4026532245, undefined), [
+    "/run/stf/netns-4026532245",
+    "/run/stf",
+  ]);
+});
+
+Deno.test("defaultControlSocketPaths() follows the namespace this process is in", () => {
+  const inode = (link: string) => {
+    try {
+      return Number(/\d+/.exec(Deno.readLinkSync(link))![0]);
+    } catch {
+      return undefined; // pid 1's link needs ptrace rights, which a container may not give
+    }
+  };
+  const own = inode("/proc/self/ns/net")!;
+  const initial = inode("/proc/1/ns/net");
+  const inInitial = initial === undefined ? own === INITIAL_NETNS_INODE : own === initial;
+  assert.equal(
+    defaultControlSocketPaths("stf0")[0],
+    inInitial ? "/run/stf/stf0.sock" : `/run/stf/netns-${own}/stf0.sock`,
+  );
 });
 
 Deno.test("serveControl() answers status with the JSON document; queryControl() reads it", async () => {

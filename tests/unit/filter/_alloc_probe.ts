@@ -8,7 +8,12 @@
  */
 import { parseIpv6 } from "../../../lib/addr/mod.ts";
 import { compilePolicy, EgressResult, IngressResult } from "../../../lib/filter/mod.ts";
+import { outerHeaderOf } from "../../../lib/dataplane/egress.ts";
 import {
+  applyDecapsulationEcn,
+  encapsulateInPlace,
+  EncapsulationState,
+  ipv4Ecn,
   parseTunnelError,
   PathMtuTable,
   TunnelError,
@@ -32,7 +37,8 @@ const policy = compilePolicy({
   ttl: 64,
   dscp: "copy",
   sixRd: { prefix: "2001:db8::/32", ipv4MaskLength: 8, ipv4CommonPrefix: "9.0.0.0" },
-}, { pathMtu: table });
+});
+const outer = outerHeaderOf(policy, new EncapsulationState());
 const toPeer = ipv6Packet("2002:900:2::1", "2002:800:1::1", {
   headroom: 20,
   payload: new Uint8Array(1000),
@@ -68,14 +74,16 @@ function loop(n: number): number {
   let s = 0;
   for (let k = 0; k < n; k++) {
     e.now = k;
-    s += policy.egress(toPeer, 20, toPeer.length - 20, e);
-    s += policy.encapsulate(toPeer, 20, e);
-    s += policy.egress(to6rd, 20, to6rd.length - 20, e);
-    s += policy.egress(tooBig, 20, tooBig.length - 20, e);
+    s += policy.egress(toPeer, 20, toPeer.length - 20, e, table);
+    outer.destination = e.outerDst;
+    s += encapsulateInPlace(toPeer, 20, e.innerLength, outer);
+    s += policy.egress(to6rd, 20, to6rd.length - 20, e, table);
+    s += policy.egress(tooBig, 20, tooBig.length - 20, e, table);
     ptb.mtu = e.mtu;
     s += writePacketTooBig(out, 0, tooBig, 20, tooBig.length - 20, ptb);
     inbound[21] = (inbound[21] & 0xcf) | 0x20; // back to ECT(0) for the next round
     s += policy.ingress(inbound, 0, inbound.length, i);
+    applyDecapsulationEcn(ipv4Ecn(inbound, 0), inbound, i.innerOffset);
     s += parseTunnelError(fragNeeded, 0, fragNeeded.length, 0x09000002, t) ? 1 : 0;
     s += table.get(0x08000001 + (k & 7), k);
   }

@@ -7,13 +7,15 @@
 import { formatIpv4 } from "../../../lib/addr/mod.ts";
 import {
   compilePolicy,
-  type CompilePolicyOptions,
   EgressResult,
   IngressResult,
+  type PathMtuLookup,
   type Policy,
   type PolicySettings,
   REASON_NAMES,
 } from "../../../lib/filter/mod.ts";
+import { outerHeaderOf } from "../../../lib/dataplane/egress.ts";
+import { encapsulateInPlace, EncapsulationState } from "../../../lib/packet/mod.ts";
 import {
   ipv4Wrap,
   type Ipv4WrapOptions,
@@ -36,11 +38,25 @@ export const BASE: PolicySettings = Object.freeze({
 });
 
 /** Compiles {@link BASE} with some settings replaced (`relay: undefined` removes the relay). */
-export function policyWith(
-  overrides: Partial<PolicySettings> = {},
-  options: CompilePolicyOptions = {},
-): Policy {
-  return compilePolicy({ ...BASE, ...overrides } as PolicySettings, options);
+export function policyWith(overrides: Partial<PolicySettings> = {}): Policy {
+  return compilePolicy({ ...BASE, ...overrides } as PolicySettings);
+}
+
+const ids = new EncapsulationState();
+
+/**
+ * Writes the outer header in front of a packet `egress` forwarded, as the egress path does
+ * (`outerHeaderOf` and `lib/packet/`); returns the outer length.
+ */
+export function encapsulate(
+  policy: Policy,
+  buf: Uint8Array,
+  offset: number,
+  result: EgressResult,
+): number {
+  const outer = outerHeaderOf(policy, ids);
+  outer.destination = result.outerDst;
+  return encapsulateInPlace(buf, offset, result.innerLength, outer);
 }
 
 /** What an egress run gives: the reason name and, when forwarded, the outer destination. */
@@ -55,12 +71,12 @@ export function egress(
   policy: Policy,
   src6: string,
   dst6: string,
-  options: Ipv6PacketOptions & { now?: number } = {},
+  options: Ipv6PacketOptions & { now?: number; pathMtu?: PathMtuLookup } = {},
 ): EgressOutcome {
   const buf = ipv6Packet(src6, dst6, { ...options, headroom: 20 });
   const result = new EgressResult();
   result.now = options.now ?? 0;
-  const code = policy.egress(buf, 20, buf.length - 20, result);
+  const code = policy.egress(buf, 20, buf.length - 20, result, options.pathMtu);
   const reason = REASON_NAMES[code];
   if (reason === "forwarded") return { reason, to: formatIpv4(result.outerDst) };
   if (reason === "too-big") return { reason, mtu: result.mtu };

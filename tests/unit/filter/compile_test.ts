@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { parseIpv4 } from "../../../lib/addr/mod.ts";
 import { PolicyError } from "../../../lib/errors.ts";
-import { compilePolicy, EgressResult, Mode, type PolicySettings } from "../../../lib/filter/mod.ts";
-import { ipv6Packet } from "../packet/_build.ts";
+import { compilePolicy, Mode, type PolicySettings } from "../../../lib/filter/mod.ts";
 import { BASE, egress, policyWith } from "./_policy.ts";
 
 function policyErrorReason(settings: Partial<PolicySettings>): string | undefined {
@@ -122,20 +121,4 @@ Deno.test("compilePolicy() sets no default relay (RFC 7526 §5)", () => {
   const policy = compilePolicy(withoutRelay as PolicySettings);
   assert.equal(policy.rules.hasRelay, false);
   assert.equal(egress(policy, "2002:900:2::1", "2001:db8::1").reason, "no-relay");
-});
-
-Deno.test("Policy.encapsulate() uses own4, the configured TTL and DSCP, and a fresh ID per packet", () => {
-  const policy = policyWith({ ttl: 9, dscp: "zero" });
-  const result = new EgressResult();
-  const ids: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const buf = ipv6Packet("2002:900:2::1", "2002:800:1::1", { headroom: 20, trafficClass: 0xb9 });
-    assert.equal(policy.egress(buf, 20, buf.length - 20, result), 0);
-    assert.equal(policy.encapsulate(buf, 20, result), buf.length);
-    assert.equal(buf[1], 1, "DSCP zero, ECN copied");
-    assert.equal(buf[8], 9);
-    assert.deepEqual([...buf.subarray(12, 20)], [9, 0, 0, 2, 8, 0, 0, 1]);
-    ids.push((buf[4] << 8) | buf[5]);
-  }
-  assert.equal(new Set(ids).size, 3);
 });

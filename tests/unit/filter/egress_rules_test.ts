@@ -7,7 +7,7 @@ import { parseIpv4 } from "../../../lib/addr/mod.ts";
 import { EgressResult, REASON_NAMES } from "../../../lib/filter/mod.ts";
 import { PathMtuTable } from "../../../lib/packet/mod.ts";
 import { ipv6Packet } from "../packet/_build.ts";
-import { egress, policyWith } from "./_policy.ts";
+import { egress, encapsulate, policyWith } from "./_policy.ts";
 
 const OWN = "2002:900:2::1";
 
@@ -35,7 +35,7 @@ Deno.test("egress: trailing bytes after the payload are cut off, not sent", () =
   padded.set(p);
   assert.equal(policy.egress(padded, 20, padded.length - 20, result), 0);
   assert.equal(result.innerLength, 50);
-  assert.equal(policy.encapsulate(padded, 20, result), 70);
+  assert.equal(encapsulate(policy, padded, 20, result), 70);
 });
 
 Deno.test("egress: src-invalid catches every C6 source (RFC 3964 §5.3.2)", () => {
@@ -236,10 +236,10 @@ Deno.test("egress: too-big drops packets longer than the tunnel MTU (RFC 4213 §
 
 Deno.test("egress: too-big uses the path MTU learnt for the peer, minus 20, never below 1280 (RFC 4213 §3.4)", () => {
   const table = new PathMtuTable({ lifetime: 1000 });
-  const policy = policyWith({}, { pathMtu: table });
+  const policy = policyWith();
   table.update(parseIpv4("8.0.0.1"), 1400, 0);
   const size = (n: number, now = 10, dst = "2002:800:1::1") =>
-    egress(policy, OWN, dst, { payload: new Uint8Array(n - 40), now });
+    egress(policy, OWN, dst, { payload: new Uint8Array(n - 40), now, pathMtu: table });
   assert.equal(size(1380).reason, "forwarded");
   assert.deepEqual(size(1381), { reason: "too-big", mtu: 1380 });
   // Another peer keeps the link MTU.

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { EgressResult, readIpv4 } from "../../../mod.ts";
 import { ipv6Packet } from "../packet/_build.ts";
-import { ingress, policyWith } from "./_policy.ts";
+import { encapsulate, ingress, policyWith } from "./_policy.ts";
 
 const NAT = { ipv4: "9.0.0.2", bindIpv4: "192.0.2.10", localIpv4: ["192.0.2.10"] };
 
@@ -15,7 +15,7 @@ Deno.test("behind a NAT, encapsulated packets leave from the bind address", () =
   const buf = ipv6Packet("2002:900:2::1", "2002:800:1::1", { headroom: 20 });
   const result = new EgressResult();
   assert.equal(policy.egress(buf, 20, buf.length - 20, result), 0);
-  policy.encapsulate(buf, 20, result);
+  encapsulate(policy, buf, 20, result);
   assert.equal(readIpv4(buf, 12), 0xc000020a, "outer source 192.0.2.10");
   assert.equal(readIpv4(buf, 16), 0x08000001, "outer destination 8.0.0.1");
 });

@@ -15,6 +15,8 @@ import {
   REASON_NAMES,
 } from "../../../lib/filter/mod.ts";
 import { IN_REASONS, OUT_REASONS } from "../../lab/_reference.ts";
+import { applyDecapsulationEcn, ipv4Ecn } from "../../../lib/packet/mod.ts";
+import { encapsulate } from "./_policy.ts";
 
 const RUNS = 10_000;
 
@@ -532,7 +534,10 @@ Deno.test("ingress() gives the reason the reference gives for random packets and
       const length = 40 + ((before[ihl + 4] << 8) | before[ihl + 5]);
       assert.equal(result.innerOffset, ihl);
       assert.equal(result.innerLength, length);
-      // Only the inner ECN bits may change, as RFC 6040 §4.2 says.
+      // The verdict changes nothing; the ingress path's ECN rewrite then changes only the
+      // inner ECN bits, as RFC 6040 §4.2 says.
+      assert.deepEqual(packet, before, "a verdict changes nothing");
+      applyDecapsulationEcn(ipv4Ecn(packet, 0), packet, result.innerOffset);
       const ecn = FIGURE_4[(before[ihl + 1] >> 4) & 3][before[1] & 3];
       const expectedInner = before.slice(ihl, ihl + length);
       expectedInner[1] = (expectedInner[1] & 0xcf) | (ecn << 4);
@@ -567,7 +572,7 @@ Deno.test("egress() and ingress() never throw on random bytes, whatever the sett
   );
 });
 
-Deno.test("encapsulate then ingress at the peer gives back the identical inner packet", () => {
+Deno.test("the egress path's encapsulation then ingress at the peer gives back the identical inner packet", () => {
   const globalIpv4 = fc.integer({ min: 0, max: 0xffffffff }).filter((a) =>
     !C4_LIST.some((f) => f(a)) && !v4Cidr("100.64.0.0/10")(a)
   );
@@ -626,7 +631,7 @@ Deno.test("encapsulate then ingress at the peer gives back the identical inner p
         const out = new EgressResult();
         assert.equal(REASON_NAMES[sender.egress(buf, 20, inner.length, out)], "forwarded");
         assert.equal(out.outerDst, b);
-        const n = sender.encapsulate(buf, 20, out);
+        const n = encapsulate(sender, buf, 20, out);
         const wire = buf.slice(0, n);
         const got = new IngressResult();
         assert.equal(REASON_NAMES[receiver.ingress(wire, 0, wire.length, got)], "forwarded");

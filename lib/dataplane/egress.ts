@@ -8,11 +8,14 @@
  *    with their `virtio_net_hdr`: a plain packet is copied into the next slot (a partial
  *    checksum completed), a TSO/USO super-packet is segmented straight into the next slots
  *    (`lib/packet/gso.ts`), and every segment goes through the stages below on its own.
- * 2. filter — `policy.egress`: a reason code (FILTER_RULES.md, OUT) and the outer destination:
- *    the IPv4 embedded in a 6to4/6rd destination, or the relay.
- * 3. path MTU — a path MTU learnt from ICMPv4 for that destination (RFC 4213 §3.4) may make the
- *    packet `too-big` although it fits the tunnel MTU.
- * 4. encapsulate — the outer IPv4 header written into the headroom (RFC 4213 §3.5, RFC 6040).
+ * 2. filter — `policy.egress`: a reason code (docs/filtering.md, OUT) and the outer
+ *    destination: the IPv4 embedded in a 6to4/6rd destination, or the relay.
+ * 3. path MTU — a path MTU learnt from ICMPv4 for that destination (RFC 4213 §3.4), which this
+ *    path keeps and passes to the policy, may make the packet `too-big` although it fits the
+ *    tunnel MTU.
+ * 4. encapsulate — the outer IPv4 header written into the headroom by `lib/packet/`
+ *    (RFC 4213 §3.5, RFC 6040 §4.1): source own4 (the bind address behind a NAT), the
+ *    configured TTL and DSCP handling, an IPv4 ID sequence kept across reloads.
  * 5. send — the whole IPv4 packet on the protocol-41 link (IP_HDRINCL); with batches, the
  *    accepted packets of a batch in one `sendmmsg`. A packet larger than the MTU of the route
  *    to its destination (an uplink with MTU 1492, say) fails with EMSGSIZE: the route's MTU,
@@ -35,6 +38,8 @@ import {
   Reason,
 } from "../filter/mod.ts";
 import {
+  encapsulateInPlace,
+  type EncapsulateOptions,
   EncapsulationState,
   FragmentationNeeded,
   parseFragmentationNeeded,
@@ -65,16 +70,16 @@ import {
   SLOT_PMTU_UPDATES,
 } from "./counters.ts";
 import { RateLimiter } from "./rate_limit.ts";
-import { type IcmpSource, type Link, SendError, type TunDevice } from "./types.ts";
-
-/** Bytes kept free in front of each IPv6 packet for the outer IPv4 header. */
-export const HEADROOM = 20;
-/** The largest packet handled (an IPv4 datagram). */
-export const MAX_PACKET = 65535;
-/** `EAGAIN` as a negative errno: the socket's send buffer is full. */
-const NEG_EAGAIN = -11;
-/** `EMSGSIZE` as a negative errno: larger than the route's MTU. */
-const NEG_EMSGSIZE = -90;
+import {
+  type DropListener,
+  HEADROOM,
+  type IcmpSource,
+  type Link,
+  MAX_PACKET,
+  SendError,
+  type TunDevice,
+} from "./types.ts";
+import { EAGAIN, EMSGSIZE } from "../../ffi/constants.ts";
 
 /** Options of {@link EgressPath} besides the policy settings. */
 export interface EgressPathOptions {
@@ -96,13 +101,23 @@ export interface EgressPathOptions {
   readonly vnetHeader?: boolean;
 }
 
-/** Receives a sample of drops: direction, reason code, and the packet's bytes. */
-export type DropListener = (
-  reason: number,
-  buf: Uint8Array,
-  offset: number,
-  length: number,
-) => void;
+/**
+ * The outer header's fields for a policy (RFC 4213 §3.5): source own4 (the bind address behind
+ * a NAT), the configured TTL and DSCP handling, the IPv4 ID sequence `state`; the destination
+ * is set per packet.
+ *
+ * @param policy the compiled policy
+ * @param state the IPv4 identification counter (kept across reloads)
+ */
+export function outerHeaderOf(policy: Policy, state: EncapsulationState): EncapsulateOptions {
+  return {
+    source: policy.rules.bind4,
+    destination: 0,
+    state,
+    ttl: policy.settings.ttl,
+    copyDscp: policy.settings.dscp === "copy",
+  };
+}
 
 /** The egress path: TUN → filter → encapsulate → link. */
 export class EgressPath {
@@ -119,6 +134,7 @@ export class EgressPath {
   // Kept across reloads: the IPv4 ID sequence and what ICMPv4 taught us.
   readonly #state = new EncapsulationState(Math.floor(Math.random() * 0x10000));
   readonly #pathMtu = new PathMtuTable({ maxEntries: 4096 });
+  #outer: EncapsulateOptions;
   readonly #tooBig = { mtu: 1280, source: new Uint8Array(16) };
   readonly #unreachable = { code: UNREACHABLE_NO_ROUTE, source: new Uint8Array(16) };
   readonly #fragNeeded = new FragmentationNeeded();
@@ -163,7 +179,8 @@ export class EgressPath {
     this.#readAt = (this.#batch?.extraOffset ?? 0) + 2;
     this.#innerLengths = new Int32Array(size);
     this.#icmpLimit = new RateLimiter(options.icmpRate ?? 100);
-    this.#policy = this.#compile(settings);
+    this.#policy = compilePolicy(settings);
+    this.#outer = outerHeaderOf(this.#policy, this.#state);
     this.#options = options;
     this.#configure(options);
   }
@@ -174,13 +191,10 @@ export class EgressPath {
    * @throws {PolicyError} when the settings do not compile (the old policy stays)
    */
   reload(settings: PolicySettings, options: EgressPathOptions = this.#options): void {
-    this.#policy = this.#compile(settings);
+    this.#policy = compilePolicy(settings);
+    this.#outer = outerHeaderOf(this.#policy, this.#state);
     this.#options = options;
     this.#configure(options);
-  }
-
-  #compile(settings: PolicySettings): Policy {
-    return compilePolicy(settings, { pathMtu: this.#pathMtu, encapsulation: this.#state });
   }
 
   #configure(options: EgressPathOptions): void {
@@ -221,28 +235,16 @@ export class EgressPath {
   handle(length: number): void {
     const buf = this.#buf;
     const result = this.#result;
-    const values = this.#values;
     result.now = performance.now();
-    const reason = this.#policy.egress(buf, HEADROOM, length, result);
-    if (reason !== Reason.Forwarded) {
-      values[reason]++;
-      if (reason === Reason.TooBig) this.#answerTooBig(buf, HEADROOM, length, result.mtu);
-      else if (reason === Reason.NoRelay) this.#answerUnreachable(buf, HEADROOM, length);
-      if (this.#options.onDrop && this.#dropLimit.take()) {
-        this.#options.onDrop(reason, buf, HEADROOM, length);
-      }
-      return;
-    }
-    const total = this.#policy.encapsulate(buf, HEADROOM, result);
+    const total = this.#encapsulate(buf, HEADROOM, length);
+    if (total < 0) return;
     const sent = this.#link.send(buf, 0, total, result.outerDst);
     if (sent < 0) {
-      if (sent !== NEG_EMSGSIZE || !this.#tooBigForRoute(buf, HEADROOM, length, result.outerDst)) {
-        values[SLOT_IO_ERRORS]++;
-      }
+      this.#sendFailed(sent, buf, HEADROOM, result.innerLength, result.outerDst);
       return;
     }
-    values[Reason.Forwarded]++;
-    values[SLOT_BYTES] += result.innerLength;
+    this.#values[Reason.Forwarded]++;
+    this.#values[SLOT_BYTES] += result.innerLength;
   }
 
   /** Stage 1 with batches: reads into slots (or the read area), then sends each full batch. */
@@ -315,18 +317,29 @@ export class EgressPath {
    * is to be sent (encapsulated, its length and destination recorded).
    */
   #stage(batch: PacketBatch, i: number, length: number): boolean {
-    const bytes = batch.bytes;
-    const at = batch.offset(i) + HEADROOM;
-    const result = this.#result;
-    const reason = this.#policy.egress(bytes, at, length, result);
-    if (reason !== Reason.Forwarded) {
-      this.#drop(reason, bytes, at, length);
-      return false;
-    }
-    batch.lengths[i] = this.#policy.encapsulate(bytes, at, result);
-    batch.destinations[i] = result.outerDst;
-    this.#innerLengths[i] = result.innerLength;
+    const total = this.#encapsulate(batch.bytes, batch.offset(i) + HEADROOM, length);
+    if (total < 0) return false;
+    batch.lengths[i] = total;
+    batch.destinations[i] = this.#result.outerDst;
+    this.#innerLengths[i] = this.#result.innerLength;
     return true;
+  }
+
+  /**
+   * Stages 2 to 4 for one IPv6 packet at `buf[offset]` (≥ {@link HEADROOM}), one packet at a
+   * time or in a batch alike: the verdict, then the outer header in front of it. Returns the
+   * outer length (the packet to send starts at `offset - 20`), or -1 when it was dropped.
+   */
+  #encapsulate(buf: Uint8Array, offset: number, length: number): number {
+    const result = this.#result;
+    const reason = this.#policy.egress(buf, offset, length, result, this.#pathMtu);
+    if (reason !== Reason.Forwarded) {
+      this.#drop(reason, buf, offset, length);
+      return -1;
+    }
+    const outer = this.#outer;
+    outer.destination = result.outerDst;
+    return encapsulateInPlace(buf, offset, result.innerLength, outer);
   }
 
   /** Stages 6 and 7 for a dropped packet: count, answer, sample. */
@@ -349,7 +362,7 @@ export class EgressPath {
         for (let k = i; k < i + sent; k++) values[SLOT_BYTES] += this.#innerLengths[k];
         values[Reason.Forwarded] += sent;
         i += sent;
-      } else if (sent === NEG_EAGAIN) {
+      } else if (sent === -EAGAIN) {
         // The send buffer is full: what is left of the batch is dropped, as a single send's
         // packet would be.
         values[SLOT_IO_ERRORS] += count - i;
@@ -357,17 +370,27 @@ export class EgressPath {
       } else {
         // This destination failed; go on with the next.
         const at = batch.offset(i) + HEADROOM;
-        const destination = batch.destinations[i];
-        if (
-          sent !== NEG_EMSGSIZE ||
-          !this.#tooBigForRoute(batch.bytes, at, this.#innerLengths[i], destination)
-        ) {
-          values[SLOT_IO_ERRORS]++;
-        }
+        this.#sendFailed(sent, batch.bytes, at, this.#innerLengths[i], batch.destinations[i]);
         i++;
       }
     }
     return 0;
+  }
+
+  /**
+   * Stage 5 failed for the IPv6 packet at `buf[offset]` with the negative errno `error`: an
+   * EMSGSIZE that taught a route MTU makes it `too-big`; anything else is an I/O error.
+   */
+  #sendFailed(
+    error: number,
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+    destination: number,
+  ): void {
+    if (error !== -EMSGSIZE || !this.#tooBigForRoute(buf, offset, length, destination)) {
+      this.#values[SLOT_IO_ERRORS]++;
+    }
   }
 
   /**

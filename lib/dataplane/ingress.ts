@@ -4,8 +4,9 @@
  *
  * Stages, in the order of the functions below:
  * 1. receive — one whole IPv4 packet (header included) from the link into the buffer.
- * 2. filter — `policy.ingress`: a reason code (FILTER_RULES.md, IN), the inner packet's offset
- *    and length, and RFC 6040 §4.2 ECN decapsulation applied in place on success.
+ * 2. filter — `policy.ingress`: a reason code (docs/filtering.md, IN), the inner packet's
+ *    offset and length; on success the outer ECN is combined into the inner header in place
+ *    (RFC 6040 §4.2, `lib/packet/ecn.ts`).
  * 3. write — the inner IPv6 packet into the TUN, straight from the receive buffer (no copy).
  *    With batches, stage 1 is one `recvmmsg` into the slots of a {@link PacketBatch}; with
  *    `IFF_VNET_HDR` a `virtio_net_hdr` is written over the end of the outer header in front of
@@ -28,15 +29,14 @@ import {
   type PolicySettings,
   Reason,
 } from "../filter/mod.ts";
+import { applyDecapsulationEcn, ipv4Ecn, MAX_TUNNEL_MTU } from "../packet/mod.ts";
 import { isPartialTcpSuperPacket, TcpCoalescer, tcpSegmentSize } from "../packet/gro.ts";
 import { Segmenter, VIRTIO_NET_HDR_LENGTH } from "../packet/gso.ts";
 import { PacketBatch } from "./batch.ts";
 import { Counters, SLOT_BYTES, SLOT_IO_ERRORS, SLOTS } from "./counters.ts";
-import type { DropListener } from "./encap.ts";
-import { MAX_PACKET } from "./encap.ts";
-import { MAX_TUNNEL_MTU } from "../filter/policy.ts";
 import { RateLimiter } from "./rate_limit.ts";
-import type { Link, TunDevice } from "./types.ts";
+import { type DropListener, type Link, MAX_PACKET, type TunDevice } from "./types.ts";
+import { EINVAL } from "../../ffi/constants.ts";
 
 /** Options of {@link IngressPath}. */
 export interface IngressPathOptions {
@@ -139,22 +139,38 @@ export class IngressPath {
    */
   handle(length: number): void {
     const result = this.#result;
-    const values = this.#values;
-    const reason = this.#policy.ingress(this.#buf, 0, length, result);
-    if (reason !== Reason.Forwarded) {
-      values[reason]++;
-      if (this.#options.onDrop && this.#dropLimit.take()) {
-        this.#options.onDrop(reason, this.#buf, 0, length);
-      }
-      return;
-    }
+    if (!this.#decapsulate(this.#buf, 0, length)) return;
     const written = this.#write(this.#buf, result.innerOffset, result.innerLength);
+    this.#count(written, result.innerLength);
+  }
+
+  /**
+   * Stage 2 for one IPv4 packet at `buf[offset]`, one packet at a time or in a batch alike:
+   * the verdict, then the RFC 6040 §4.2 ECN rewrite of the inner header. Returns whether it
+   * is to be written (`#result` tells where); a dropped one is counted and sampled.
+   */
+  #decapsulate(buf: Uint8Array, offset: number, length: number): boolean {
+    const result = this.#result;
+    const reason = this.#policy.ingress(buf, offset, length, result);
+    if (reason !== Reason.Forwarded) {
+      this.#values[reason]++;
+      if (this.#options.onDrop && this.#dropLimit.take()) {
+        this.#options.onDrop(reason, buf, offset, length);
+      }
+      return false;
+    }
+    applyDecapsulationEcn(ipv4Ecn(buf, offset), buf, result.innerOffset);
+    return true;
+  }
+
+  /** Stage 4 for a write of `length` inner bytes that returned `written`. */
+  #count(written: number, length: number): void {
     if (written < 0) {
-      values[SLOT_IO_ERRORS]++;
+      this.#values[SLOT_IO_ERRORS]++;
       return;
     }
-    values[Reason.Forwarded]++;
-    values[SLOT_BYTES] += result.innerLength;
+    this.#values[Reason.Forwarded]++;
+    this.#values[SLOT_BYTES] += length;
   }
 
   /** Stages 1 to 4 with batches: one `recvmmsg`, the filter per slot, then the writes. */
@@ -170,27 +186,12 @@ export class IngressPath {
     const coalescer = this.#coalescer;
     coalescer?.reset(bytes);
     for (let i = 0; i < n; i++) {
-      const at = batch.offset(i);
-      const length = batch.lengths[i];
-      const reason = this.#policy.ingress(bytes, at, length, result);
-      if (reason !== Reason.Forwarded) {
-        values[reason]++;
-        if (this.#options.onDrop && this.#dropLimit.take()) {
-          this.#options.onDrop(reason, bytes, at, length);
-        }
-        continue;
-      }
+      if (!this.#decapsulate(bytes, batch.offset(i), batch.lengths[i])) continue;
       if (coalescer !== undefined) {
         coalescer.add(result.innerOffset, result.innerLength);
         continue;
       }
-      const written = this.#write(bytes, result.innerOffset, result.innerLength);
-      if (written < 0) {
-        values[SLOT_IO_ERRORS]++;
-        continue;
-      }
-      values[Reason.Forwarded]++;
-      values[SLOT_BYTES] += result.innerLength;
+      this.#count(this.#write(bytes, result.innerOffset, result.innerLength), result.innerLength);
     }
     if (coalescer !== undefined) {
       const parts = this.#parts;
@@ -229,7 +230,7 @@ export class IngressPath {
     const segmenter = this.#segmenter;
     const size = tcpSegmentSize(buf, ipv6, this.#policy.settings.mtu);
     const count = segmenter.prepare(buf, ipv6, length, size);
-    if (count === 0) return -22; // EINVAL: headers that do not fit
+    if (count === 0) return -EINVAL; // headers that do not fit
     const out = this.#segment;
     const at = 2 + VIRTIO_NET_HDR_LENGTH;
     let written = 0;

@@ -1,0 +1,195 @@
+/**
+ * One data-plane direction run on a poll loop: what a Worker does, over any devices and any
+ * {@link Poller}, so that stop, reload and failures are tested without root (`FakePoller`,
+ * `MemoryTun`, `MemoryLink`); `worker.ts` only wires the fds to it.
+ *
+ * The loop: wait in the poller, then pump the paths whose fds are readable. Messages (`reload`,
+ * `stop`) are delivered by the thread's event loop, which the loop turns only when the parent
+ * has rung the doorbell (one ring per message posted) and more rings than deliveries were
+ * counted, and about once a second for V8's own tasks; a turn costs ~2 ms in which nothing is
+ * polled (`wake.ts`). The shared stop flag ends the loop as soon as the doorbell wakes the
+ * wait. Error events on any fd (a TUN deleted under us, a socket error) or a failing wait end
+ * it with an `error` event rather than spinning.
+ *
+ * @module
+ */
+import { Counters } from "./counters.ts";
+import { buildPaths, type Paths, type PathsOptions, reloadPaths } from "./paths.ts";
+import { dropSampler } from "./sample.ts";
+import type {
+  IcmpSource,
+  Link,
+  Poller,
+  TunDevice,
+  WorkerEvent,
+  WorkerReload,
+  WorkerStart,
+  WorkerStop,
+} from "./types.ts";
+
+/**
+ * How often the loop turns its event loop without a message (V8's own tasks run there), and
+ * the longest wait. It used to be 50 ms, which put a turn's delay on ~4 % of the packets
+ * through an idle hop.
+ */
+export const YIELD_INTERVAL_MS = 1000;
+/** Packets handled per pump call at least (the batch size when larger). */
+const MIN_BUDGET = 64;
+
+/** The devices of a direction, as objects (`FdTunDevice` … in a Worker, fakes in tests). */
+export interface DirectionDevices {
+  /** The TUN device. */
+  readonly tun: TunDevice;
+  /** The link this direction uses (egress: the sending socket; ingress: the receiving one). */
+  readonly link: Link;
+  /** ICMPv4 errors (egress only): poller entry 1 when present. */
+  readonly icmp?: IcmpSource;
+  /** Entry 0: the data fd (egress: the TUN; ingress: the link); then the ICMPv4 socket; the doorbell last. */
+  readonly poller: Poller;
+}
+
+/** Options of {@link DirectionLoop} that tests change. */
+export interface DirectionLoopOptions {
+  /** The longest wait and the interval of event-loop turns (default {@link YIELD_INTERVAL_MS}). */
+  readonly yieldInterval?: number;
+  /** Turns the event loop, where messages are delivered (default a `setTimeout(0)`). */
+  readonly turn?: () => Promise<void>;
+}
+
+/** One direction of one queue: its path, its poll loop, its message handling. */
+export class DirectionLoop {
+  readonly #start: WorkerStart;
+  readonly #devices: DirectionDevices;
+  readonly #emit: (event: WorkerEvent) => void;
+  readonly #paths: Paths;
+  readonly #counters: Counters;
+  readonly #stopFlag: Int32Array;
+  readonly #yieldInterval: number;
+  readonly #turn: () => Promise<void>;
+  /** Messages delivered so far, the start included (the doorbell counts those posted). */
+  #delivered = 1;
+  /** Messages posted, as far as the doorbell has told. */
+  #posted = 0;
+  #stopRequested = false;
+
+  /**
+   * Builds the direction's path from the start message (`buildPaths`).
+   *
+   * @param start the start message (settings, tuning, shared counters and stop flag)
+   * @param devices the devices and the poller over them
+   * @param emit receives `ready`, `drop` and `error`
+   * @param options the turn and its interval
+   * @throws {PolicyError} when the settings do not compile
+   */
+  constructor(
+    start: WorkerStart,
+    devices: DirectionDevices,
+    emit: (event: WorkerEvent) => void,
+    options: DirectionLoopOptions = {},
+  ) {
+    this.#start = start;
+    this.#devices = devices;
+    this.#emit = emit;
+    this.#counters = new Counters(start.counters, { queue: start.queue });
+    this.#stopFlag = new Int32Array(start.stopFlag);
+    this.#yieldInterval = options.yieldInterval ?? YIELD_INTERVAL_MS;
+    this.#turn = options.turn ?? (() => new Promise((resolve) => setTimeout(resolve, 0)));
+    this.#paths = buildPaths(devices, this.#options(start), [start.direction]);
+  }
+
+  #options(m: WorkerStart | WorkerReload): PathsOptions {
+    const emit = this.#emit;
+    return {
+      settings: m.settings,
+      icmpSource: m.icmpSource,
+      counters: this.#counters,
+      onDrop: m.sampleDrops ? (direction) => dropSampler(direction, emit) : undefined,
+      tuning: this.#start.tuning,
+      tunFeatures: this.#start.tunFeatures,
+    };
+  }
+
+  /**
+   * Takes a message the event loop delivered after the start.
+   *
+   * @throws {PolicyError} when a reload's settings do not compile (the old ones stay)
+   */
+  receive(message: WorkerReload | WorkerStop): void {
+    this.#delivered++;
+    if (message.kind === "reload") reloadPaths(this.#paths, this.#options(message));
+    else if (message.kind === "stop") this.#stopRequested = true;
+  }
+
+  /**
+   * Runs the loop: `ready`, then packets until stopped or failed (resolves then; the Worker
+   * says `stopped` once it has released its binding).
+   */
+  async run(): Promise<void> {
+    const { poller } = this.#devices;
+    const pump = this.#pump();
+    const direction = this.#start.direction;
+    this.#emit({ kind: "ready", direction });
+    let lastTurn = performance.now();
+    while (!this.#stopRequested && Atomics.load(this.#stopFlag, 0) === 0) {
+      // A message rung but not yet delivered: only look, so the event loop gets its turn soon.
+      const ready = poller.wait(this.#delivered < this.#posted ? 0 : this.#yieldInterval);
+      if (ready > 0) {
+        if (this.#failed(poller)) break;
+        this.#posted += poller.takeRings();
+        pump();
+      } else if (ready < 0) {
+        this.#emit({ kind: "error", message: `poll failed: errno ${-ready}` });
+        break;
+      }
+      // Let messages in when one is waiting, and V8's own tasks about once a second.
+      const now = performance.now();
+      if (this.#delivered < this.#posted || now - lastTurn > this.#yieldInterval) {
+        lastTurn = now;
+        await this.#turn();
+      }
+    }
+  }
+
+  /** Reports every entry with error events; true when there was one. */
+  #failed(poller: Poller): boolean {
+    let failed = false;
+    for (let i = 0; i < poller.size; i++) {
+      const events = poller.failed(i);
+      if (events === 0) continue;
+      failed = true;
+      const { direction, tunName } = this.#start;
+      this.#emit({
+        kind: "error",
+        message: i === 0 && direction === "egress"
+          ? `The TUN device "${tunName}" is gone`
+          : `A socket of the ${direction} path failed (poll events 0x${events.toString(16)})`,
+      });
+    }
+    return failed;
+  }
+
+  /** The pump of this direction: only the entries the wait found readable. */
+  #pump(): () => void {
+    const { poller, icmp } = this.#devices;
+    const batch = Math.max(1, Math.floor(this.#start.tuning.batch));
+    const budget = Math.max(MIN_BUDGET, batch);
+    const egress = this.#paths.egress;
+    if (egress !== undefined) {
+      return () => {
+        // An ICMPv4 socket read on every wake-up would be one more syscall (EAGAIN) per
+        // packet at low rates.
+        if (poller.readable(0)) {
+          while (egress.pump(budget) === budget) { /* drain */ }
+        }
+        if (icmp !== undefined && poller.readable(1)) egress.pumpIcmp(icmp, MIN_BUDGET);
+      };
+    }
+    const ingress = this.#paths.ingress!;
+    const perCall = Math.min(budget, batch);
+    return () => {
+      if (poller.readable(0)) {
+        while (ingress.pump(budget) >= perCall) { /* drain */ }
+      }
+    };
+  }
+}
