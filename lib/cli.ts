@@ -10,6 +10,7 @@ import {
   command,
   constant,
   extractOptionNames,
+  float,
   formatMessage,
   integer,
   lineBreak,
@@ -136,9 +137,9 @@ const interfaceFlags = {
   interfaceId: optional(option("--interface-id", string({ metavar: "IID" }), {
     description: message`The interface ID of the interface address (default ${"::1"}).`,
   })),
-  relay: optional(option("--relay", string({ metavar: "IPV4|none" }), {
+  relays: multiple(option("--relay", string({ metavar: "IPV4|none" }), {
     description:
-      message`The 6to4 relay for native IPv6 destinations; none by default (RFC 7526 §5).`,
+      message`A 6to4 relay for native IPv6 destinations, repeatable in order of preference (the first that answers its probes is used); none by default (RFC 7526 §5).`,
   })),
   defaultRoute: optional(option("--default-route", {
     description: message`Route ${"::/0"} into the tunnel (needs --relay).`,
@@ -227,6 +228,21 @@ const runCommand = command(
     allowRelays: multiple(option("--allow-relay", string({ metavar: "PREFIX" }), {
       description:
         message`Accept native sources only from these relays (relay-not-allowed; repeatable).`,
+    })),
+    relayProbeInterval: optional(
+      option("--relay-probe-interval", float({ metavar: "SECONDS" }), {
+        description: message`Seconds between two probes of each relay, ±10 % jitter (default 10).`,
+      }),
+    ),
+    relayProbeFailures: optional(
+      option("--relay-probe-failures", integer({ metavar: "N" }), {
+        description:
+          message`Probes lost in a row after which a relay is down (default 3; 2 answered bring it back).`,
+      }),
+    ),
+    relayProbeTarget: optional(option("--relay-probe-target", string({ metavar: "IPV6" }), {
+      description:
+        message`A native IPv6 address probed through each relay (default: each relay's own 2002:V4::).`,
     })),
     strictBogons: optional(option("--strict-bogons", {
       description: message`Also treat the other RFC 6890 non-global IPv4 blocks as martian.`,
@@ -492,7 +508,10 @@ function overridesOf(p: Extract<Parsed, { command: "up" | "run" }>): ConfigOverr
     ipv4: p.ipv4 === undefined ? undefined : ipv4SourceFromFlag(p.ipv4),
     allowNonGlobal: p.allowNonGlobal,
     bindIpv4: p.bindIpv4,
-    relay: p.relay,
+    relays: relaysOf(p.relays),
+    relayProbeInterval: run?.relayProbeInterval,
+    relayProbeFailures: run?.relayProbeFailures,
+    relayProbeTarget: run?.relayProbeTarget,
     defaultRoute: p.defaultRoute,
     routes: nonEmpty(p.routes),
     sixRd: sixRd && prune(sixRd),
@@ -508,6 +527,20 @@ function overridesOf(p: Extract<Parsed, { command: "up" | "run" }>): ConfigOverr
     metrics: run?.metrics,
     log: log && prune(log),
   }) as ConfigOverrides;
+}
+
+/**
+ * The `--relay` flags as a list: absent when none is given, empty for a lone `--relay none`.
+ *
+ * @throws {RangeError} `none` next to an address (exit 2)
+ */
+function relaysOf(flags: readonly string[]): readonly string[] | undefined {
+  if (flags.length === 0) return undefined;
+  if (!flags.includes("none")) return flags;
+  if (flags.length === 1) return [];
+  throw new RangeError(
+    "Cannot use --relay none with other --relay addresses: give the relays, or none alone",
+  );
 }
 
 function prune<T extends Record<string, unknown>>(o: T): T | undefined {

@@ -22,7 +22,7 @@ import {
 /**
  * Values given on the command line, in the shape of {@link StfConfig}; `undefined` (or absent)
  * means "not given". Sections merge key by key; lists and `ipv4` replace the file's value.
- * `relay` also takes `"none"`.
+ * `relays` is the list of `--relay` (empty for `--relay none`).
  */
 export interface ConfigOverrides {
   /** `--name`, `--mtu`, `--subnet`, `--interface-id`, `--owner`. */
@@ -35,8 +35,14 @@ export interface ConfigOverrides {
   readonly bindIpv4?: string | null;
   /** `--mode`. */
   readonly mode?: StfConfig["mode"];
-  /** `--relay`: an address, `"none"` or `null`. */
-  readonly relay?: string | null;
+  /** `--relay`, repeated; empty for `--relay none`. */
+  readonly relays?: readonly string[];
+  /** `--relay-probe-interval`. */
+  readonly relayProbeInterval?: number;
+  /** `--relay-probe-failures`. */
+  readonly relayProbeFailures?: number;
+  /** `--relay-probe-target`. */
+  readonly relayProbeTarget?: string | null;
   /** `--default-route`. */
   readonly defaultRoute?: boolean;
   /** `--route`, repeated. */
@@ -71,6 +77,7 @@ const FLAG_NAMES: Readonly<Record<string, string>> = Object.freeze({
   "allow-peers": "--allow-peer",
   "allow-relays": "--allow-relay",
   routes: "--route",
+  relays: "--relay",
   "6rd": "--6rd-prefix",
   "log.level": "--log-level",
   "log.format": "--log-format",
@@ -119,15 +126,13 @@ function kebabObject(value: unknown): unknown {
 }
 
 /**
- * Returns the configuration as its YAML document (kebab-case keys, `relay: none`): plain data
+ * Returns the configuration as its YAML document (kebab-case keys, `relays: []` for none): plain data
  * that {@link parseConfig} reads back to the same configuration.
  *
  * @param config the configuration
  */
 export function configToDocument(config: StfConfig): Record<string, unknown> {
-  const document = kebabObject(config) as Plain;
-  document.relay = config.relay ?? "none";
-  return document;
+  return kebabObject(config) as Plain;
 }
 
 /**
@@ -181,7 +186,7 @@ export function mergeConfig(base: StfConfig, overrides: ConfigOverrides): StfCon
       }
       document[key] = section;
     } else {
-      document[key] = key === "relay" && value === null ? "none" : kebabObject(value);
+      document[key] = kebabObject(value);
       given.add(key);
     }
   }

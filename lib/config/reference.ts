@@ -44,7 +44,8 @@ function addDefaults(schema: JsonSchema, defaults: unknown): void {
  */
 export function configJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(CONFIG_SCHEMA, { io: "input", target: "draft-2020-12" });
-  addDefaults(schema, configToDocument(DEFAULT_CONFIG));
+  // `relay:` has no default of its own (absent, `relays:` decides), but reads as none.
+  addDefaults(schema, { ...configToDocument(DEFAULT_CONFIG), relay: "none" });
   return schema;
 }
 
@@ -59,6 +60,9 @@ function typeText(schema: JsonSchema): string {
     switch (type) {
       case "integer":
       case "number":
+        if (schema.exclusiveMinimum !== undefined && schema.maximum !== undefined) {
+          return `${type} over ${schema.exclusiveMinimum}, at most ${schema.maximum}`;
+        }
         return schema.minimum !== undefined && schema.maximum !== undefined
           ? `${type} ${schema.minimum}..${schema.maximum}`
           : String(type);

@@ -75,7 +75,7 @@ export interface LogConfig {
 
 /**
  * The effective configuration: the YAML keys in camelCase (`6rd` is `sixRd`), every address
- * and prefix as its canonical string, `relay: none` as `null`. Plain data: it can be
+ * and prefix as its canonical string, `relay: none` as `relays: []`. Plain data: it can be
  * structured-cloned (to Workers) and printed.
  */
 export interface StfConfig {
@@ -89,8 +89,17 @@ export interface StfConfig {
   readonly bindIpv4: string | null;
   /** Forwarding mode. */
   readonly mode: Mode;
-  /** The relay's IPv4 address, or `null` for none (never a default, RFC 7526 §5). */
-  readonly relay: string | null;
+  /**
+   * The relays' IPv4 addresses in order of preference (the first one that answers its probes
+   * carries the traffic), empty for none: never a default (RFC 7526 §5).
+   */
+  readonly relays: readonly string[];
+  /** Seconds between two probes of a relay (jittered by ±10 %), more than 0. */
+  readonly relayProbeInterval: number;
+  /** Probes lost in a row after which a relay is down. */
+  readonly relayProbeFailures: number;
+  /** The native IPv6 address probed through each relay, or `null` for the relay's 2002:V4::. */
+  readonly relayProbeTarget: string | null;
   /** Route `::/0` into the tunnel (needs a relay). */
   readonly defaultRoute: boolean;
   /** Extra IPv6 prefixes routed into the tunnel. */
@@ -225,6 +234,20 @@ function checkMetrics(text: string): string {
   return `${canonicalIpv4(match[2])}:${port}`;
 }
 
+function checkProbeTarget(text: string): string {
+  const address = parseIpv6(text);
+  const first = address[0];
+  const unspecifiedOrLoopback = address.subarray(0, 15).every((b) => b === 0) &&
+    address[15] <= 1;
+  if (unspecifiedOrLoopback || first === 0xff || (first === 0xfe && (address[1] & 0xc0) === 0x80)) {
+    throw new RangeError(
+      `Cannot use "${text}" as the relay probe target: expected a global unicast IPv6 address ` +
+        "that answers ICMPv6 Echo (not unspecified, loopback, link-local or multicast)",
+    );
+  }
+  return formatIpv6(address);
+}
+
 function checkIpv4Source(text: string): string {
   return text === "auto" ? text : canonicalIpv4(text);
 }
@@ -304,10 +327,33 @@ const documentSchema = z.strictObject({
       "directly; relay: 6to4 <-> native IPv6 (RFC 3056 §5)",
   }),
   relay: z.string().transform(canonical((text) => text === "none" ? text : canonicalIpv4(text)))
-    .default("none").meta({
+    .optional().meta({
       title: "IPv4 address or `none`",
-      description: 'IPv4 address of the relay for native destinations, or "none"; never a ' +
-        "default (RFC 7526 §5)",
+      description: 'One relay, or "none": the same as relays: [ADDRESS] or relays: [] (the ' +
+        "older spelling; never a default, RFC 7526 §5)",
+    }),
+  relays: z.array(ipv4Address()).optional().meta({
+    title: "list of IPv4 addresses",
+    description: "IPv4 addresses of the relays for native destinations, in order of " +
+      "preference: the first that answers its probes carries the traffic; [] for none, never " +
+      "a default (RFC 7526 §5)",
+  }),
+  "relay-probe-interval": z.number().gt(0, {
+    error: (issue) => `Cannot use ${String(issue.input)}: expected more than 0 seconds`,
+  }).max(3600, {
+    error: (issue) => `Cannot use ${String(issue.input)}: expected at most 3600 seconds`,
+  }).default(10).meta({
+    description: "Seconds between two probes of each relay (ICMPv6 Echo through it), with " +
+      "±10 % jitter",
+  }),
+  "relay-probe-failures": integer(1, 100).default(3).meta({
+    description: "Probes lost in a row after which a relay is down (2 answered bring it back up)",
+  }),
+  "relay-probe-target": z.string().transform(canonical(checkProbeTarget)).nullable()
+    .default(null).meta({
+      title: "IPv6 address or null",
+      description: "A native IPv6 address that answers ICMPv6 Echo, probed through each " +
+        "relay; null for each relay's own 6to4 address 2002:V4:: (RFC 3068 §2.5)",
     }),
   "default-route": z.boolean().default(false).meta({
     description: "Route ::/0 into the tunnel, towards the relay (router mode, needs a relay)",
@@ -388,22 +434,54 @@ function crossCheck(doc: Document, ctx: z.core.$RefinementCtx<Document>): void {
     }
   }
 
-  if (doc.relay !== "none") {
-    const relay = parseIpv4(doc.relay);
+  // relays: wins; relay: is the older spelling of a list of one. Problems point at the key used.
+  if (doc.relay !== undefined && doc.relays !== undefined) {
+    push(["relay"], "Cannot use both relay and relays: list every relay under relays", [
+      "relays",
+    ]);
+  }
+  const fromList = doc.relays !== undefined;
+  const relays = relaysOf(doc);
+  const relayPath = (i: number) => fromList ? ["relays", i] : ["relay"];
+  relays.forEach((text, i) => {
+    const relay = parseIpv4(text);
     // Packets to it would all be dropped as dst-ipv4-invalid (RFC 3056 §9, RFC 3964 §4.1.4).
     if (isMartianIpv4(relay, doc["strict-bogons"])) {
       push(
-        ["relay"],
-        `Cannot use "${doc.relay}" as the relay: it is in C4${
+        relayPath(i),
+        `Cannot use "${text}" as the relay: it is in C4${
           blockName(relay)
         }, so every packet to it would be dropped (dst-ipv4-invalid, RFC 3056 §9)`,
         ["strict-bogons"],
       );
     } else if (own !== null && relay === own) {
       // It would send the packets to ourselves (dst-own-ipv4, RFC 3964 §5.1).
-      push(["relay"], `Cannot use "${doc.relay}" as the relay: it is the own IPv4 address`, [
+      push(relayPath(i), `Cannot use "${text}" as the relay: it is the own IPv4 address`, [
         "ipv4",
       ]);
+    } else if (relays.indexOf(text) !== i) {
+      push(relayPath(i), `Cannot use "${text}" as a relay twice: list each relay once`);
+    }
+  });
+  const target = doc["relay-probe-target"];
+  if (target !== null) {
+    const address = parseIpv6(target);
+    if (address[0] === 0x20 && address[1] === 0x02) {
+      // A 6to4 target answers from its own IPv4, straight to us (RFC 3056 §5.3): the reply
+      // would not come through the relay probed, unless the target is that relay itself.
+      const embedded = formatIpv4(
+        ((address[2] << 24) | (address[3] << 16) | (address[4] << 8) | address[5]) >>> 0,
+      );
+      const other = relays.find((relay) => relay !== embedded);
+      if (other !== undefined) {
+        push(
+          ["relay-probe-target"],
+          `Cannot use "${target}" as the relay probe target of relay ${other}: it is a 6to4 ` +
+            `address, answered from ${embedded} and not through the relay; give a native IPv6 ` +
+            "address, or none to probe each relay's own 2002:V4::",
+          [fromList ? "relays" : "relay"],
+        );
+      }
     }
   }
   if (doc["default-route"] && doc.mode !== "router") {
@@ -414,12 +492,12 @@ function crossCheck(doc: Document, ctx: z.core.$RefinementCtx<Document>): void {
         "traffic to a relay",
       ["mode"],
     );
-  } else if (doc["default-route"] && doc.relay === "none") {
+  } else if (doc["default-route"] && relays.length === 0) {
     push(
       ["default-route"],
-      "Cannot route ::/0 into the tunnel without a relay: set relay to an IPv4 address " +
-        "(RFC 7526 §5: there is no default relay)",
-      ["relay"],
+      "Cannot route ::/0 into the tunnel without a relay: set relays to a list of IPv4 " +
+        "addresses (RFC 7526 §5: there is no default relay)",
+      ["relay", "relays"],
     );
   }
 
@@ -479,6 +557,12 @@ function crossCheck(doc: Document, ctx: z.core.$RefinementCtx<Document>): void {
   }
 }
 
+/** The relays of a document: `relays:`, else `relay:` as a list of one (none: empty). */
+function relaysOf(doc: Document): readonly string[] {
+  if (doc.relays !== undefined) return doc.relays;
+  return doc.relay === undefined || doc.relay === "none" ? [] : [doc.relay];
+}
+
 /** Converts `kebab-key` to `kebabKey`, and `6rd` to `sixRd`. */
 export function camelKey(key: string): string {
   if (key === "6rd") return "sixRd";
@@ -505,7 +589,10 @@ function toEffective(doc: Document): StfConfig {
     allowNonGlobal: doc["allow-non-global"],
     bindIpv4: doc["bind-ipv4"],
     mode: doc.mode,
-    relay: doc.relay === "none" ? null : doc.relay,
+    relays: relaysOf(doc),
+    relayProbeInterval: doc["relay-probe-interval"],
+    relayProbeFailures: doc["relay-probe-failures"],
+    relayProbeTarget: doc["relay-probe-target"],
     defaultRoute: doc["default-route"],
     routes: doc.routes,
     sitePrefixes: doc["site-prefixes"],

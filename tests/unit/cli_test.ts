@@ -246,3 +246,38 @@ Deno.test("stf completions bash|zsh|fish print a script for each shell", async (
     assert.match(r.stdout, marker, shell);
   }
 });
+
+Deno.test("stf run takes --relay repeated, in order, and --relay none alone", async () => {
+  const { parseArgs } = await import("../../lib/cli.ts");
+  const run = parseArgs(["run", "--relay", "192.0.2.1", "--relay", "198.51.100.9"]);
+  assert.ok(run.command === "run");
+  assert.deepEqual(run.overrides.relays, ["192.0.2.1", "198.51.100.9"]);
+  const none = parseArgs(["run", "--relay", "none"]);
+  assert.ok(none.command === "run");
+  assert.deepEqual(none.overrides.relays, []);
+  const probe = parseArgs(["run", "--relay-probe-interval", "1.5", "--relay-probe-failures", "2"]);
+  assert.ok(probe.command === "run");
+  assert.equal(probe.overrides.relayProbeInterval, 1.5);
+  assert.equal(probe.overrides.relayProbeFailures, 2);
+});
+
+Deno.test("stf run refuses a martian relay, a zero probe interval and a 6to4 probe target (exit 2)", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--relay", "10.0.0.1"], /^--relay: Cannot use "10\.0\.0\.1" as the relay: it is in C4/],
+    [["--relay", "192.0.2.1", "--relay", "none"], /^Error: Cannot use --relay none with other/],
+    [
+      ["--relay", "192.0.2.1", "--relay-probe-interval", "0"],
+      /^--relay-probe-interval: Cannot use 0/,
+    ],
+    [
+      ["--relay", "192.0.2.1", "--relay-probe-target", "2002:cb00:7101::1"],
+      /^--relay-probe-target: Cannot use "2002:cb00:7101::1" as the relay probe target of relay 192\.0\.2\.1: it is a 6to4 address/,
+    ],
+  ];
+  for (const [args, expected] of cases) {
+    const r = await stf("run", "--ipv4", "198.51.100.1", ...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, expected);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+});

@@ -106,7 +106,7 @@ Deno.test("docs/freebsd-linux-mapping.md: the stf.yaml example is a valid config
   try {
     Deno.writeTextFileSync(file, yaml);
     const config = await stfJson("check-config", file, "--json") as Record<string, unknown>;
-    assert.equal(config.relay, "192.0.2.99");
+    assert.deepEqual(config.relays, ["192.0.2.99"]);
     assert.equal((config.interface as Record<string, unknown>).subnet, 1);
   } finally {
     Deno.removeSync(file);

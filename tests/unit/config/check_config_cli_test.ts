@@ -66,6 +66,6 @@ Deno.test("stf check-config exits 2 with the file and the reason when it cannot 
 Deno.test("stf check-config prints the example's effective configuration and exits 0", async () => {
   const { code, stdout } = await checkConfig(`${ROOT}stf.example.yaml`);
   assert.equal(code, 0);
-  assert.match(stdout, /^relay: none$/m);
+  assert.match(stdout, /^relays: \[\]$/m);
   assert.match(stdout, /^ {2}mtu: 1480$/m);
 });

@@ -43,7 +43,10 @@ Deno.test("parseConfig() reads an empty file as every default", () => {
     allowNonGlobal: false,
     bindIpv4: null,
     mode: "router",
-    relay: null,
+    relays: [],
+    relayProbeInterval: 10,
+    relayProbeFailures: 3,
+    relayProbeTarget: null,
     defaultRoute: false,
     routes: [],
     sitePrefixes: [],
@@ -69,7 +72,7 @@ Deno.test("loadConfig() reads the seed's server scenario", async () => {
   const config = await loadConfig(`${GOOD}server.yaml`);
   assert.equal(config.ipv4, "203.0.113.80");
   assert.equal(config.mode, "return-path");
-  assert.equal(config.relay, null);
+  assert.deepEqual(config.relays, []);
 });
 
 Deno.test("loadConfig() reads a home router and keeps addresses in canonical form", async () => {
@@ -82,7 +85,7 @@ Deno.test("loadConfig() reads a home router and keeps addresses in canonical for
     owner: null,
   });
   assert.deepEqual(config.ipv4, { interface: "eth0" });
-  assert.equal(config.relay, "192.0.2.1");
+  assert.deepEqual(config.relays, ["192.0.2.1"]);
   assert.equal(config.defaultRoute, true);
   assert.deepEqual(config.routes, ["2001:db8:ffff::/48"]);
   assert.deepEqual(config.sitePrefixes, ["2001:db8:1::/48"]);
@@ -123,7 +126,7 @@ Deno.test("the scenarios in the comments of stf.example.yaml validate too", asyn
   assert.equal(parseConfig(blocks[0]).mode, "return-path");
   const home = parseConfig(blocks[1]);
   assert.deepEqual(home.ipv4, { interface: "eth0" });
-  assert.equal(home.relay, "192.0.2.1");
+  assert.deepEqual(home.relays, ["192.0.2.1", "198.51.100.99"]);
 });
 
 Deno.test("parseConfig() names the file, or <config> when there is none", () => {
@@ -147,13 +150,15 @@ Deno.test("parseConfig() accepts an own IPv4 behind NAT only with allow-non-glob
 });
 
 Deno.test("parseConfig() refuses a documentation relay only with strict-bogons", () => {
-  assert.equal(parseConfig("relay: 192.0.2.1\n").relay, "192.0.2.1");
+  assert.deepEqual(parseConfig("relay: 192.0.2.1\n").relays, ["192.0.2.1"]);
   assert.match(
     configError(() => parseConfig("relay: 192.0.2.1\nstrict-bogons: true\n")).message,
     /^<config>:1:8: relay: .*in C4 \(documentation, RFC 5737\)/,
   );
   // The relay anycast block stays usable in strict mode: relays live there.
-  assert.equal(parseConfig("relay: 192.88.99.1\nstrict-bogons: true\n").relay, "192.88.99.1");
+  assert.deepEqual(parseConfig("relay: 192.88.99.1\nstrict-bogons: true\n").relays, [
+    "192.88.99.1",
+  ]);
 });
 
 Deno.test("parseConfig() requires ipv4-common-prefix when ipv4-mask-len is not 0", () => {
@@ -264,7 +269,7 @@ Deno.test("configToYaml() output parses back to the same configuration", async (
     assert.deepEqual(parseConfig(configToYaml(config)), config, name);
   }
   assert.deepEqual(parseConfig(configToYaml(DEFAULT_CONFIG)), DEFAULT_CONFIG);
-  assert.match(configToYaml(DEFAULT_CONFIG), /^relay: none$/m);
+  assert.match(configToYaml(DEFAULT_CONFIG), /^relays: \[\]$/m);
 });
 
 Deno.test("configToYaml() round-trips random valid configurations (fast-check)", () => {
@@ -279,7 +284,8 @@ Deno.test("configToYaml() round-trips random valid configurations (fast-check)",
       subnet: fc.integer({ min: 0, max: 65535 }),
     }),
     ipv4: fc.oneof(globalIpv4, fc.constant("auto")),
-    relay: fc.oneof(globalIpv4, fc.constant("none")),
+    relays: fc.uniqueArray(globalIpv4, { maxLength: 3 }),
+    "relay-probe-interval": fc.integer({ min: 1, max: 3600 }),
     ttl: fc.integer({ min: 1, max: 255 }),
     "allow-peers": fc.option(fc.array(globalIpv4.map((a) => `${a}/32`), { maxLength: 3 })),
     "stats-interval": fc.integer({ min: 0, max: 86400 }),
@@ -298,7 +304,7 @@ Deno.test("mergeConfig() lets flags override the file, section by section", asyn
     interface: { mtu: 1400, name: undefined },
     mode: "relay",
     defaultRoute: false,
-    relay: "198.51.100.1",
+    relays: ["198.51.100.1", "203.0.113.1"],
     sitePrefixes: ["2001:db8:2::/48"],
     log: { level: "warning" },
     ttl: undefined,
@@ -308,17 +314,20 @@ Deno.test("mergeConfig() lets flags override the file, section by section", asyn
   assert.equal(merged.interface.subnet, 1);
   assert.equal(merged.mode, "relay");
   assert.equal(merged.defaultRoute, false);
-  assert.equal(merged.relay, "198.51.100.1");
+  assert.deepEqual(merged.relays, ["198.51.100.1", "203.0.113.1"]);
   assert.deepEqual(merged.sitePrefixes, ["2001:db8:2::/48"]);
   assert.deepEqual(merged.log, { level: "warning", format: "json" });
   assert.equal(merged.ttl, 32);
   assert.deepEqual(mergeConfig(base, {}), base);
 });
 
-Deno.test("mergeConfig() takes relay none or null, and ipv4 as a whole", async () => {
+Deno.test("mergeConfig() takes an empty relay list for none, and ipv4 as a whole", async () => {
   const base = await loadConfig(`${GOOD}server.yaml`);
-  assert.equal(mergeConfig(parseConfig("relay: 192.0.2.1\n"), { relay: "none" }).relay, null);
-  assert.equal(mergeConfig(parseConfig("relay: 192.0.2.1\n"), { relay: null }).relay, null);
+  assert.deepEqual(mergeConfig(parseConfig("relay: 192.0.2.1\n"), { relays: [] }).relays, []);
+  assert.deepEqual(
+    mergeConfig(parseConfig("relays: [192.0.2.1]\n"), { relays: ["192.0.2.2"] }).relays,
+    ["192.0.2.2"],
+  );
   assert.deepEqual(mergeConfig(base, { ipv4: { interface: "eth1" } }).ipv4, { interface: "eth1" });
   assert.equal(mergeConfig(base, { ipv4: "198.51.100.9" }).ipv4, "198.51.100.9");
   const sixRd = mergeConfig(base, { sixRd: { prefix: "2001:db8::/32" } }).sixRd;
@@ -330,7 +339,16 @@ Deno.test("mergeConfig() checks flags like the file and names the flag", () => {
     [{ interface: { mtu: 9000 } }, "--mtu: Cannot use 9000: expected 1280..1480 (mtu-out-of-range"],
     [{ interface: { name: "x".repeat(16) } }, "--name: Cannot use"],
     [{ ipv4: "0x7f.0.0.1" }, '--ipv4: Cannot parse "0x7f.0.0.1" as an IPv4 address'],
-    [{ relay: "10.0.0.1" }, '--relay: Cannot use "10.0.0.1" as the relay: it is in C4'],
+    [{ relays: ["10.0.0.1"] }, '--relay: Cannot use "10.0.0.1" as the relay: it is in C4'],
+    [{ relays: ["192.0.2.1", "192.0.2.1"] }, '--relay: Cannot use "192.0.2.1" as a relay twice'],
+    [{ relayProbeInterval: 0 }, "--relay-probe-interval: Cannot use 0: expected more than 0"],
+    [{ relayProbeFailures: 0 }, "--relay-probe-failures: Cannot use 0: expected 1..100"],
+    [{ relayProbeTarget: "ff02::1" }, '--relay-probe-target: Cannot use "ff02::1" as the relay'],
+    [
+      { relays: ["192.0.2.1"], relayProbeTarget: "2002:c000:202::" },
+      '--relay-probe-target: Cannot use "2002:c000:202::" as the relay probe target of relay ' +
+      "192.0.2.1: it is a 6to4 address, answered from 192.0.2.2",
+    ],
     [{ sitePrefixes: ["2001:db8::1/32"] }, "--site-prefix: Cannot parse"],
     [{ allowPeers: ["192.0.2.1/24"] }, "--allow-peer: Cannot parse"],
     [{ allowRelays: ["x"] }, "--allow-relay: Cannot parse"],
@@ -351,7 +369,7 @@ Deno.test("mergeConfig() checks flags like the file and names the flag", () => {
 
 Deno.test("mergeConfig() names the flag that made a key of the file wrong", () => {
   const base = parseConfig("relay: 192.0.2.1\ndefault-route: true\n");
-  const error = configError(() => mergeConfig(base, { relay: "none" }));
+  const error = configError(() => mergeConfig(base, { relays: [] }));
   assert.equal(
     error.message.split(":").slice(0, 2).join(":"),
     "--relay: default-route",
@@ -362,7 +380,10 @@ Deno.test("mergeConfig() names the flag that made a key of the file wrong", () =
     /^--mode: default-route: Cannot route ::\/0 into the tunnel in return-path/,
   );
   const strict = configError(() => mergeConfig(base, { strictBogons: true }));
-  assert.match(strict.message, /^--strict-bogons: relay: Cannot use "192\.0\.2\.1" as the relay/);
+  assert.match(
+    strict.message,
+    /^--strict-bogons: relays\[0\]: Cannot use "192\.0\.2\.1" as the relay/,
+  );
 });
 
 Deno.test("flagName() gives one name for one thing", () => {

@@ -20,6 +20,7 @@ Deno.test("configJsonSchema() is strict and carries the defaults", () => {
   };
   assert.equal(schema.additionalProperties, false);
   assert.equal(schema.properties.relay.default, "none");
+  assert.deepEqual(schema.properties.relays.default, []);
   assert.equal(schema.properties.ipv4.default, "auto");
   assert.deepEqual(schema.properties.interface.properties?.mtu, {
     default: 1480,
@@ -32,7 +33,18 @@ Deno.test("configJsonSchema() is strict and carries the defaults", () => {
 
 Deno.test("docs/configuration.md has a row for every key of the schema", async () => {
   const text = await Deno.readTextFile(`${REPOSITORY_ROOT}docs/configuration.md`);
-  for (const key of ["interface.mtu", "ipv4", "relay", "6rd.ipv4-mask-len", "log.level", "user"]) {
+  for (
+    const key of [
+      "interface.mtu",
+      "ipv4",
+      "relay",
+      "relays",
+      "relay-probe-interval",
+      "6rd.ipv4-mask-len",
+      "log.level",
+      "user",
+    ]
+  ) {
     assert.match(text, new RegExp(`^\\| \`${key.replaceAll(".", "\\.")}\` +\\|`, "m"), key);
   }
 });
