@@ -61,6 +61,8 @@ export const SIOCGIFFLAGS = 0x8913;
 export const SIOCSIFFLAGS = 0x8914;
 /** `SIOCSIFADDR`: add an address (`in6_ifreq` on an AF_INET6 socket). */
 export const SIOCSIFADDR = 0x8916;
+/** `SIOCGSTAMP` (`SIOCGSTAMP_OLD`): the receive time of the last packet read, a `struct timeval`. */
+export const SIOCGSTAMP = 0x8906;
 /** `SIOCETHTOOL`: an ethtool command (`ifreq.ifr_data` points at its struct). */
 export const SIOCETHTOOL = 0x8946;
 /** `ETHTOOL_GSTRINGS`: the names of a string set (`struct ethtool_gstrings`). */

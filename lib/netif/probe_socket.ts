@@ -1,0 +1,103 @@
+/**
+ * The relay probes' own protocol-41 raw socket (`IP_HDRINCL`, non-blocking) with a BPF filter
+ * that lets in only Echo Replies carrying our identifier: it sends the probes `lib/relay`
+ * writes and reads their replies with the kernel's receive time (`SIOCGSTAMP`), so the RTT
+ * does not depend on when the event loop gets round to reading. Used by `run` and `doctor`.
+ *
+ * @module
+ */
+import {
+  check,
+  EAGAIN,
+  errno,
+  openLibc,
+  POLLIN,
+  SIOCGSTAMP,
+  SO_ATTACH_FILTER,
+  SOL_SOCKET,
+  writeSockaddrIn,
+} from "../../ffi/mod.ts";
+import { probeReplyFilterProgram } from "../relay/probe.ts";
+import type { ProbeLink, ReceivedProbe } from "../relay/prober.ts";
+import { openRawLink, type SocketHandle } from "./raw_link.ts";
+
+/** A probe socket: a {@link ProbeLink} over a raw socket, closed once. */
+export interface ProbeSocket extends ProbeLink, Disposable {
+  /** The socket. */
+  readonly socket: SocketHandle;
+  /** Waits up to `timeoutMs` for a reply to be readable (blocking: for `doctor`). */
+  wait(timeoutMs: number): boolean;
+  /** Closes the socket. */
+  close(): void;
+}
+
+/**
+ * Opens the probe socket for one identifier.
+ *
+ * @param identifier the probes' ICMPv6 identifier
+ * @throws {SyscallError} EPERM without root or CAP_NET_RAW
+ */
+export function openProbeSocket(identifier: number): ProbeSocket {
+  const socket = openRawLink({ nonBlocking: true });
+  const libc = openLibc().symbols;
+  try {
+    const program = probeReplyFilterProgram(identifier);
+    const fprog = new Uint8Array(16);
+    const view = new DataView(fprog.buffer);
+    view.setUint16(0, program.length / 8, true);
+    view.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(program))), true);
+    check(
+      libc.setsockopt(socket.fd, SOL_SOCKET, SO_ATTACH_FILTER, fprog, 16),
+      "setsockopt(SO_ATTACH_FILTER)",
+      "let only probe replies into the probe socket",
+    );
+  } catch (e) {
+    socket.close();
+    throw e;
+  }
+  const address = new Uint8Array(16);
+  const stamp = new Uint8Array(16);
+  const stampView = new DataView(stamp.buffer);
+  const pollfd = new Uint8Array(8);
+  const pollView = new DataView(pollfd.buffer);
+  return {
+    socket,
+    send(packet: Uint8Array, length: number, relay4: number): void {
+      writeSockaddrIn(relay4, { target: address });
+      check(
+        libc.sendto(socket.fd, packet, BigInt(length), 0, address, 16),
+        "sendto",
+        "send a relay probe",
+        { hints: { EPERM: "a firewall rule drops protocol 41" } },
+      );
+    },
+    receive(buf: Uint8Array): ReceivedProbe | undefined {
+      const n = libc.recv(socket.fd, buf, BigInt(buf.length), 0);
+      if (n < 0) {
+        const code = errno();
+        if (code === EAGAIN) return undefined;
+        check(n, "recv", "read a relay probe reply");
+      }
+      let timeMs = performance.timeOrigin + performance.now();
+      if (libc.ioctl(socket.fd, BigInt(SIOCGSTAMP), stamp) === 0) {
+        const seconds = Number(stampView.getBigInt64(0, true));
+        const micros = Number(stampView.getBigInt64(8, true));
+        timeMs = seconds * 1000 + micros / 1000;
+      }
+      return { length: n, timeMs };
+    },
+    wait(timeoutMs: number): boolean {
+      pollView.setInt32(0, socket.fd, true);
+      pollView.setInt16(4, POLLIN, true);
+      pollView.setInt16(6, 0, true);
+      const n = libc.poll(pollfd, 1n, Math.max(0, Math.round(timeoutMs)));
+      return n > 0;
+    },
+    close(): void {
+      socket.close();
+    },
+    [Symbol.dispose](): void {
+      socket.close();
+    },
+  };
+}
