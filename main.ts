@@ -9,6 +9,7 @@ import { parseArgs } from "./lib/cli.ts";
 import { effectiveConfig, interfaceRequestOf } from "./lib/commands/_settings.ts";
 import { runCheckConfig } from "./lib/commands/check_config.ts";
 import { runDecode } from "./lib/commands/decode.ts";
+import { runDoctor } from "./lib/commands/doctor.ts";
 import { runDown } from "./lib/commands/down.ts";
 import { runPrefix } from "./lib/commands/prefix.ts";
 import { runStatus } from "./lib/commands/status.ts";
@@ -64,6 +65,8 @@ export async function main(args: readonly string[]): Promise<number> {
           invocation.tuning,
         );
       }
+      case "doctor":
+        return await runDoctor(invocation);
       case "status":
         return await runStatus({
           name: invocation.name ?? "stf0",

@@ -28,6 +28,7 @@ import { runParser } from "@optique/core/facade";
 import { findSimilar } from "@optique/core/suggestion";
 import { type ConfigOverrides, ipv4SourceFromFlag } from "./config/mod.ts";
 import type { DecodeOptions } from "./commands/decode.ts";
+import type { DoctorOptions } from "./commands/doctor.ts";
 import type { PrefixOptions } from "./commands/prefix.ts";
 import { VERSION } from "./version.ts";
 
@@ -346,6 +347,44 @@ const statusCommand = command(
   },
 );
 
+const doctorCommand = command(
+  "doctor",
+  object({
+    command: constant("doctor" as const),
+    config: configFile,
+    name,
+    ipv4: interfaceFlags.ipv4,
+    bindIpv4: interfaceFlags.bindIpv4,
+    allowNonGlobal: interfaceFlags.allowNonGlobal,
+    relays: interfaceFlags.relays,
+    relayProbeTarget: optional(option("--relay-probe-target", string({ metavar: "IPV6" }), {
+      description:
+        message`A native IPv6 address probed through each relay (default: each relay's own 2002:V4::).`,
+    })),
+    peers: multiple(option("--peer", string({ metavar: "IPV4" }), {
+      description:
+        message`Also probe this 6to4 peer (its router 2002:V4::1) directly (repeatable).`,
+    })),
+    timeout: optional(option("--timeout", float({ metavar: "SECONDS" }), {
+      description: message`Give the probes at most this long in all (default 3).`,
+    })),
+    controlSocket: optional(option("--control-socket", string({ metavar: "PATH" }), {
+      description: message`Ask the forwarder through this socket (default /run/stf/NAME.sock).`,
+    })),
+    json,
+  }),
+  {
+    brief: message`Check what makes 6to4 fail on this host, and say what to do.`,
+    description:
+      message`Print a checklist, one line per check (ok, warn or FAIL) with what to do: /dev/net/tun and the capabilities, the own IPv4 (global, or private behind a NAT), the uplink's MTU and receive offloads, the kernel's tunnel modules, firewall rules dropping protocol 41, another interface claiming 2002::/16, the forwarder, and whether each relay and --peer answers a probe (ICMPv6 Echo in protocol 41). Reads, never changes. Exit 0 when no check fails, else 1.`,
+    footer: examples(
+      "stf doctor",
+      "stf doctor --config /etc/stf/stf.yaml --json",
+      "stf doctor --ipv4 198.51.100.10 --relay 192.0.2.99 --peer 203.0.113.20 --timeout 5",
+    ),
+  },
+);
+
 /** Each command's parser by its name, for the options a usage error may suggest. */
 const COMMANDS = {
   prefix: prefixCommand,
@@ -355,6 +394,7 @@ const COMMANDS = {
   run: runCommand,
   "check-config": checkConfigCommand,
   status: statusCommand,
+  doctor: doctorCommand,
 } as const;
 
 const parser = or(
@@ -365,6 +405,7 @@ const parser = or(
   runCommand,
   checkConfigCommand,
   statusCommand,
+  doctorCommand,
 );
 
 /** The options of `up`, `down` and `run`: a configuration file and the flags over it. */
@@ -393,6 +434,7 @@ export type Invocation =
   | ({ readonly command: "decode" } & DecodeOptions)
   | ({ readonly command: "up" | "down" | "run" } & ConfiguredInvocation)
   | { readonly command: "check-config"; readonly file: string; readonly json: boolean }
+  | ({ readonly command: "doctor" } & DoctorOptions)
   | {
     readonly command: "status";
     readonly name?: string;
@@ -594,6 +636,23 @@ export function parseArgs(given: readonly string[], options: ParseArgsOptions = 
         ...(p.command === "run" && p.controlSocket !== undefined
           ? { controlSocket: p.controlSocket }
           : {}),
+      };
+    case "doctor":
+      return {
+        command: "doctor",
+        ...(p.config === undefined ? {} : { config: p.config }),
+        overrides: prune({
+          interface: p.name === undefined ? undefined : { name: p.name },
+          ipv4: p.ipv4 === undefined ? undefined : ipv4SourceFromFlag(p.ipv4),
+          bindIpv4: p.bindIpv4,
+          allowNonGlobal: p.allowNonGlobal,
+          relays: relaysOf(p.relays),
+          relayProbeTarget: p.relayProbeTarget,
+        }) ?? {},
+        peers: p.peers,
+        timeoutSeconds: p.timeout ?? 3,
+        json: p.json,
+        ...(p.controlSocket === undefined ? {} : { controlSocket: p.controlSocket }),
       };
     case "down":
       return {

@@ -104,13 +104,14 @@ export class Prober {
   /**
    * Sends one probe to a relay.
    *
-   * @param relay the relay's IPv4 address
+   * @param relay the relay's IPv4 address (or a 6to4 peer's)
    * @param nowMs the send time (wall clock)
+   * @param target6 the target for this probe only (default: the prober's, else 2002:V4::)
    * @returns the probe's sequence number
    * @throws {SyscallError} when the kernel refuses the send (the probe also counts as lost at
    *   its timeout)
    */
-  send(relay: string, nowMs: number = wallClockMs()): number {
+  send(relay: string, nowMs: number = wallClockMs(), target6?: Uint8Array): number {
     this.#sequence = (this.#sequence + 1) & 0xffff;
     const sequence = this.#sequence;
     const relay4 = parseIpv4(relay);
@@ -118,7 +119,7 @@ export class Prober {
       source4: this.#source4,
       relay4,
       source6: this.#options.source6,
-      target6: this.#options.target6 ?? relaySixToFourAddress(relay4),
+      target6: target6 ?? this.#options.target6 ?? relaySixToFourAddress(relay4),
       identifier: this.#options.identifier,
       sequence,
       ...(this.#options.ttl === undefined ? {} : { ttl: this.#options.ttl }),
