@@ -433,7 +433,9 @@ export function isInnerSourceOwnPrefix(ctx: RuleContext, buf: Uint8Array, ipv6: 
 
 /**
  * `relay-loop`: in `relay` mode, dst6 is 6to4 and src6 is 6to4 too, or dst6 is outside our
- * site so the packet would go back into the tunnel (RFC 3964 §3.2, RFC 6324).
+ * site so the packet would go back into the tunnel (RFC 3964 §3.2, RFC 6324). Except dst6 =
+ * the relay's own address `2002:V4::` (RFC 3068 §2.5): delivered to the relay itself, never
+ * relayed — the address sites probe to know the relay is alive.
  *
  * @param ctx the compiled rules
  * @param buf the packet
@@ -449,7 +451,14 @@ export function isRelayLoop(
   dstEmbedded: number,
 ): boolean {
   if (ctx.mode !== Mode.Relay || dstEmbedded === NOT_EMBEDDED) return false;
+  if (isRelayOwnAddress(buf, ipv6 + IPV6_DESTINATION_OFFSET)) return false;
   return srcEmbedded !== NOT_EMBEDDED || !isInSite(ctx, buf, ipv6 + IPV6_DESTINATION_OFFSET);
+}
+
+/** Whether a 6to4 address is a relay's own `2002:V4::` (bits 48..127 zero, RFC 3068 §2.5). */
+function isRelayOwnAddress(buf: Uint8Array, at: number): boolean {
+  for (let i = 6; i < 16; i++) if (buf[at + i] !== 0) return false;
+  return true;
 }
 
 /**

@@ -249,7 +249,12 @@ export class Reference {
     if (se === undefined && de === undefined) return { reason: "native-to-native" };
     if (s.mode === "router" && !this.site(dst6)) return { reason: "inner-dst-not-ours" };
     if (this.site(src6)) return { reason: "inner-src-own-prefix" };
-    if (s.mode === "relay" && de !== undefined && (se !== undefined || !this.site(dst6))) {
+    // The relay's own 2002:V4:: (RFC 3068 §2.5, low 80 bits zero) is delivered, not relayed.
+    const relayOwn = (dst6 & ((1n << 80n) - 1n)) === 0n;
+    if (
+      s.mode === "relay" && de !== undefined && !relayOwn &&
+      (se !== undefined || !this.site(dst6))
+    ) {
       return { reason: "relay-loop" };
     }
     if (this.#peers !== undefined && !this.#peers.some((f) => f(src4))) {

@@ -234,6 +234,10 @@ Deno.test("ingress: relay-loop drops 6to4-to-6to4 and back-into-the-tunnel packe
   assert.equal(ingress(policyWith(), PEER, [PEER6, OURS6]), "forwarded");
   // A native source to our own 6to4 prefix does not loop.
   assert.equal(ingress(relay, PEER, ["2001:db8::1", OURS6]), "forwarded");
+  // The relay's own 2002:V4:: (RFC 3068 §2.5) is for the relay itself: a site's probe.
+  const own = OURS6.split(":").slice(0, 3).join(":") + "::";
+  assert.equal(ingress(relay, PEER, [PEER6, own]), "forwarded");
+  assert.equal(ingress(relay, PEER, [PEER6, `${own}1`]), "relay-loop");
 });
 
 Deno.test("ingress: peer-not-allowed drops senders outside the peer allow list (RFC 3056 §5.2)", () => {

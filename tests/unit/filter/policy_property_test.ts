@@ -212,7 +212,9 @@ function referenceIngress(m: Model, p: Uint8Array): string {
   if (se === undefined && de === undefined) return "native-to-native";
   if (s.mode === "router" && !m.site(dst)) return "inner-dst-not-ours";
   if (m.site(src)) return "inner-src-own-prefix";
-  if (s.mode === "relay" && de !== undefined && (se !== undefined || !m.site(dst))) {
+  // The relay's own 2002:V4:: (RFC 3068 §2.5, low 80 bits zero) is delivered, not relayed.
+  const relayOwn = (dst & ((1n << 80n) - 1n)) === 0n;
+  if (s.mode === "relay" && de !== undefined && !relayOwn && (se !== undefined || !m.site(dst))) {
     return "relay-loop";
   }
   if (s.allowPeers !== undefined && !m.inPeers(src4)) return "peer-not-allowed";
