@@ -324,40 +324,53 @@ async function checkFirewall(): Promise<DoctorCheck> {
 }
 
 /**
- * Finds interfaces other than stf's that claim `2002::/16`: a route covering it or inside it,
- * or a 6to4 address.
+ * Finds interfaces other than stf's that claim `2002::/16`: a route for `2002::/16` itself
+ * (fail: the kernel would send 6to4 traffic there), or a 6to4 route or address outside our own
+ * 6to4 prefix (warn: another 6to4 set-up). Our own prefix on a LAN is how a site is built.
  *
  * @param name stf's interface name
+ * @param ownPrefix our 6to4 /48 (its first 6 bytes), when the own IPv4 is known
  */
-function checkSixToFourClaims(name: string): DoctorCheck {
-  const claims: string[] = [];
+function checkSixToFourClaims(name: string, ownPrefix: Uint8Array | undefined): DoctorCheck {
+  const whole: string[] = [];
+  const other: string[] = [];
   const inSixToFour = (a: Uint8Array) => a[0] === 0x20 && a[1] === 0x02;
+  const ours = (a: Uint8Array) => ownPrefix !== undefined && ownPrefix.every((b, i) => a[i] === b);
   try {
     for (const route of readIpv6Routes()) {
       const d = route.destination;
-      if (route.device === name || route.device === "lo" || d.length === 0) continue;
-      const covers = d.length <= 16 && d.length > 0 && inSixToFour(d.address);
-      if (covers || (d.length > 16 && inSixToFour(d.address))) {
-        claims.push(`route ${formatIpv6(d.address)}/${d.length} on ${route.device}`);
-      }
+      if (route.device === name || route.device === "lo" || !inSixToFour(d.address)) continue;
+      const text = `route ${formatIpv6(d.address)}/${d.length} on ${route.device}`;
+      if (d.length <= 16) whole.push(text);
+      else if (!ours(d.address)) other.push(text);
     }
     for (const a of readIpv6Addresses()) {
-      if (a.name !== name && a.name !== "lo" && inSixToFour(a.address)) {
-        claims.push(`address ${formatIpv6(a.address)}/${a.prefixLength} on ${a.name}`);
+      if (a.name === name || a.name === "lo" || !inSixToFour(a.address) || ours(a.address)) {
+        continue;
       }
+      other.push(`address ${formatIpv6(a.address)}/${a.prefixLength} on ${a.name}`);
     }
   } catch {
     return check("6to4-route", "warn", "Cannot read the IPv6 routes and addresses");
   }
-  if (claims.length === 0) {
-    return check("6to4-route", "ok", `No interface but ${name} claims 2002::/16`);
+  const advice = "remove the other 6to4 set-up (ip tunnel del …, ip -6 route del 2002::/16 …)";
+  if (whole.length > 0) {
+    return check(
+      "6to4-route",
+      "fail",
+      `Another interface claims 2002::/16: ${[...new Set([...whole, ...other])].join("; ")}`,
+      advice,
+    );
   }
-  return check(
-    "6to4-route",
-    "fail",
-    `Another interface claims 2002::/16: ${[...new Set(claims)].join("; ")}`,
-    "remove the other 6to4 set-up (ip tunnel del …, ip -6 route del 2002::/16 …)",
-  );
+  if (other.length > 0) {
+    return check(
+      "6to4-route",
+      "warn",
+      `Another 6to4 set-up outside our prefix: ${[...new Set(other)].join("; ")}`,
+      advice,
+    );
+  }
+  return check("6to4-route", "ok", `No interface but ${name} claims 2002::/16`);
 }
 
 async function checkForwarder(name: string, socket: string | undefined): Promise<DoctorCheck> {
@@ -552,7 +565,8 @@ export async function doctorChecks(
   checks.push(...checkUplink(config, source4));
   checks.push(checkKernelModules());
   checks.push(await checkFirewall());
-  checks.push(checkSixToFourClaims(config.interface.name));
+  const ownPrefix = typeof source === "string" ? undefined : source.source6.slice(0, 6);
+  checks.push(checkSixToFourClaims(config.interface.name, ownPrefix));
   checks.push(await checkForwarder(config.interface.name, options.controlSocket));
   checks.push(...probeChecks(config, options, source));
   return checks;
