@@ -8,3 +8,4 @@
 export * from "./health.ts";
 export * from "./probe.ts";
 export * from "./prober.ts";
+export * from "./supervisor.ts";
