@@ -263,7 +263,10 @@ Deno.test("stf run takes --relay repeated, in order, and --relay none alone", as
 
 Deno.test("stf run refuses a martian relay, a zero probe interval and a 6to4 probe target (exit 2)", async () => {
   const cases: [string[], RegExp][] = [
-    [["--relay", "10.0.0.1"], /^--relay: Cannot use "10\.0\.0\.1" as the relay: it is in C4/],
+    [
+      ["--relay", "10.0.0.1"],
+      /^Error: --relay: Cannot use "10\.0\.0\.1" as the relay: it is in C4/,
+    ],
     [["--relay", "192.0.2.1", "--relay", "none"], /^Error: Cannot use --relay none with other/],
     [
       ["--relay", "192.0.2.1", "--relay-probe-interval", "0"],
@@ -271,7 +274,7 @@ Deno.test("stf run refuses a martian relay, a zero probe interval and a 6to4 pro
     ],
     [
       ["--relay", "192.0.2.1", "--relay-probe-target", "2002:cb00:7101::1"],
-      /^--relay-probe-target: Cannot use "2002:cb00:7101::1" as the relay probe target of relay 192\.0\.2\.1: it is a 6to4 address/,
+      /^Error: --relay-probe-target: Cannot use "2002:cb00:7101::1" as the relay probe target of relay 192\.0\.2\.1: it is a 6to4 address/,
     ],
   ];
   for (const [args, expected] of cases) {
