@@ -270,7 +270,7 @@ Deno.test("stf run refuses a martian relay, a zero probe interval and a 6to4 pro
     [["--relay", "192.0.2.1", "--relay", "none"], /^Error: Cannot use --relay none with other/],
     [
       ["--relay", "192.0.2.1", "--relay-probe-interval", "0"],
-      /^--relay-probe-interval: Cannot use 0/,
+      /^Error: --relay-probe-interval: Cannot use 0/,
     ],
     [
       ["--relay", "192.0.2.1", "--relay-probe-target", "2002:cb00:7101::1"],
