@@ -126,3 +126,18 @@ Deno.test("docs/freebsd-linux-mapping.md: the 6to4 addresses in the examples are
     MAPPING_DOC.replace(/\s+/g, " ").includes(`6to4 prefix \`${conv("198.51.100.10")}/48\``),
   );
 });
+
+Deno.test("docs/json-output.md documents every field of stf doctor --json", async () => {
+  // No relay, no peer: doctor sends nothing, it only reads this host.
+  const doc = await stfJson(
+    "doctor",
+    "--name",
+    "stfdocs9",
+    "--control-socket",
+    "/nonexistent/x.sock",
+    "--json",
+  ) as { checks: Record<string, unknown>[] };
+  assertDocumented("`stf doctor", doc);
+  assert.ok(doc.checks.length >= 9);
+  for (const check of doc.checks) assertDocumented("`stf doctor", check);
+});
