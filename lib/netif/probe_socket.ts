@@ -17,9 +17,60 @@ import {
   SOL_SOCKET,
   writeSockaddrIn,
 } from "../../ffi/mod.ts";
-import { probeReplyFilterProgram } from "../relay/probe.ts";
+import {
+  acceptAllInstruction,
+  probeReplyDropPrefix,
+  probeReplyFilterProgram,
+} from "../relay/probe.ts";
 import type { ProbeLink, ReceivedProbe } from "../relay/prober.ts";
+import { queueFilterProgram } from "./queue_filter.ts";
 import { openRawLink, type SocketHandle } from "./raw_link.ts";
+
+/**
+ * Attaches a classic BPF program to a socket (`SO_ATTACH_FILTER`; the kernel copies it).
+ *
+ * @param socket the socket
+ * @param program the instructions, 8 bytes each
+ * @param what what the filter is for, for the error message
+ * @throws {SyscallError} when the kernel refuses the program
+ */
+export function attachFilter(socket: SocketHandle, program: Uint8Array, what: string): void {
+  // struct sock_fprog { unsigned short len; struct sock_filter *filter; } (16 bytes, LP64)
+  const fprog = new Uint8Array(16);
+  const view = new DataView(fprog.buffer);
+  view.setUint16(0, program.length / 8, true);
+  view.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(program))), true);
+  check(
+    openLibc().symbols.setsockopt(socket.fd, SOL_SOCKET, SO_ATTACH_FILTER, fprog, 16),
+    "setsockopt(SO_ATTACH_FILTER)",
+    what,
+  );
+}
+
+/**
+ * Gives a receiving protocol-41 socket of the data plane its filter: our probes' replies are
+ * dropped (the probe socket reads them: they never reach the TUN, and the ingress counters
+ * never see them), then, with several queues, the queue's share of the packets.
+ *
+ * @param socket a receiving protocol-41 socket of the forwarder
+ * @param probe our probes' identifier and our 6to4 address
+ * @param queue this socket's queue and the number of queues (absent for one queue)
+ * @throws {SyscallError} when the kernel refuses the program
+ */
+export function attachIngressFilter(
+  socket: SocketHandle,
+  probe: { readonly identifier: number; readonly address6: Uint8Array },
+  queue?: { readonly queue: number; readonly queues: number },
+): void {
+  const prefix = probeReplyDropPrefix(probe.identifier, probe.address6);
+  const rest = queue === undefined || queue.queues < 2
+    ? acceptAllInstruction()
+    : queueFilterProgram(queue.queue, queue.queues);
+  const program = new Uint8Array(prefix.length + rest.length);
+  program.set(prefix);
+  program.set(rest, prefix.length);
+  attachFilter(socket, program, "keep probe replies out of the ingress path");
+}
 
 /** A probe socket: a {@link ProbeLink} over a raw socket, closed once. */
 export interface ProbeSocket extends ProbeLink, Disposable {
@@ -41,14 +92,9 @@ export function openProbeSocket(identifier: number): ProbeSocket {
   const socket = openRawLink({ nonBlocking: true });
   const libc = openLibc().symbols;
   try {
-    const program = probeReplyFilterProgram(identifier);
-    const fprog = new Uint8Array(16);
-    const view = new DataView(fprog.buffer);
-    view.setUint16(0, program.length / 8, true);
-    view.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(program))), true);
-    check(
-      libc.setsockopt(socket.fd, SOL_SOCKET, SO_ATTACH_FILTER, fprog, 16),
-      "setsockopt(SO_ATTACH_FILTER)",
+    attachFilter(
+      socket,
+      probeReplyFilterProgram(identifier),
       "let only probe replies into the probe socket",
     );
   } catch (e) {

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { formatIpv6, parseIpv4, parseIpv6 } from "../../../lib/addr/mod.ts";
 import {
+  acceptAllInstruction,
   isProbeReply,
   PROBE_LENGTH,
+  probeReplyDropPrefix,
   probeReplyFilterProgram,
   readProbeReply,
   relaySixToFourAddress,
@@ -171,5 +173,60 @@ Deno.test({
     assert.equal(runFilter(program, request), 0);
     assert.equal(runFilter(program, probe(3)), 0, "our own request is not a reply");
     assert.equal(runFilter(program, good.subarray(0, 30)), 0, "too short");
+  },
+});
+
+/** runFilter with the length load (0x80) and JGE (0x35) too. */
+function runFilterWithLength(program: Uint8Array, packet: Uint8Array): number {
+  const view = new DataView(program.buffer);
+  let a = 0;
+  for (let pc = 0; pc < program.length / 8;) {
+    const code = view.getUint16(8 * pc, true);
+    const jt = view.getUint8(8 * pc + 2);
+    const jf = view.getUint8(8 * pc + 3);
+    const k = view.getUint32(8 * pc + 4, true);
+    const load = (n: number) => {
+      if (k + n > packet.length) return false;
+      a = 0;
+      for (let i = 0; i < n; i++) a = a * 256 + packet[k + i];
+      return true;
+    };
+    if (code === 0x80) {
+      a = packet.length;
+      pc++;
+    } else if (code === 0x30 || code === 0x28 || code === 0x20) {
+      if (!load(code === 0x30 ? 1 : code === 0x28 ? 2 : 4)) return 0;
+      pc++;
+    } else if (code === 0x15) pc += 1 + (a === k ? jt : jf);
+    else if (code === 0x35) pc += 1 + (a >= k ? jt : jf);
+    else if (code === 0x06) return k;
+    else throw new Error(`opcode ${code}`);
+  }
+  throw new Error("fell off the program");
+}
+
+Deno.test({
+  name: "the ingress sockets' prefix drops our probe replies and lets everything else through",
+  ignore: skipWithoutScapy(),
+  async fn() {
+    const [good, otherId, request, badSum] = await scapyReplies();
+    const program = new Uint8Array([
+      ...probeReplyDropPrefix(0xbeef, OWN6),
+      ...acceptAllInstruction(),
+    ]);
+    assert.equal(runFilterWithLength(program, good), 0);
+    assert.equal(runFilterWithLength(program, badSum), 0, "the checksum is the prober's business");
+    assert.ok(runFilterWithLength(program, otherId) > 0);
+    assert.ok(runFilterWithLength(program, request) > 0);
+    const elsewhere = good.slice();
+    elsewhere[20 + 24 + 15] ^= 1; // to another address of ours
+    assert.ok(runFilterWithLength(program, elsewhere) > 0);
+    // Short and odd packets reach the rules, which count them.
+    for (const n of [0, 1, 20, 40, 60, 67]) {
+      assert.ok(runFilterWithLength(program, good.subarray(0, n)) > 0, `length ${n}`);
+    }
+    const withOptions = good.slice();
+    withOptions[0] = 0x46;
+    assert.ok(runFilterWithLength(program, withOptions) > 0);
   },
 });
