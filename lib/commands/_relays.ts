@@ -12,7 +12,6 @@ import type { StfConfig } from "../config/mod.ts";
 import { getLogger } from "../log.ts";
 import { openProbeSocket, type ProbeSocket } from "../netif/probe_socket.ts";
 import type { HealthEvent, RelayView } from "../relay/health.ts";
-import { newProbeIdentifier } from "../relay/probe.ts";
 import { type RelayProbeSettings, RelaySupervisor } from "../relay/supervisor.ts";
 
 const log = getLogger(["stf", "relay"]);
@@ -44,6 +43,8 @@ export interface RelaySupervisionOptions {
   readonly source4: string;
   /** Our 6to4 address, the probes' source (the interface address). */
   readonly source6: string;
+  /** Our probes' identifier (chosen before the ingress sockets were given their filter). */
+  readonly identifier: number;
   /** Called when the active relay changes: switch the egress path to it. */
   readonly onActive: (relay: string | null) => void;
 }
@@ -99,6 +100,11 @@ export function logHealthEvent(event: HealthEvent): void {
 }
 
 /**
+ * The probes' source and identifier, as the ingress filter and the supervisor both need them.
+ */
+export { newProbeIdentifier } from "../relay/probe.ts";
+
+/**
  * Opens the probe socket (before privileges are dropped: it needs CAP_NET_RAW, and a reload
  * may add relays) and starts probing on a {@link RELAY_TICK_MS} timer.
  *
@@ -106,7 +112,7 @@ export function logHealthEvent(event: HealthEvent): void {
  * @throws {SyscallError} when the probe socket cannot be opened
  */
 export function startRelaySupervision(options: RelaySupervisionOptions): RelaySupervision {
-  const identifier = newProbeIdentifier();
+  const identifier = options.identifier;
   const socket: ProbeSocket = openProbeSocket(identifier);
   let active: string | null;
   const supervisor = new RelaySupervisor({

@@ -15,8 +15,10 @@
  * - `routes` (string[]): the prefixes routed through it (on-link and stf's routes).
  * - `controlSocket` (string): the control socket path asked.
  * - `forwarder` (object | null): `null` when no forwarder answers; else `pid`, `version`,
- *   `mode`, `ipv4`, `address`, `startedAt` (ISO 8601), `queues` and `counters` (per direction
- *   `packets`, `bytes`, `dropped` {reason: n}, `ioErrors`, `icmpSent`, `pathMtuUpdates`).
+ *   `mode`, `ipv4`, `address`, `startedAt` (ISO 8601), `queues`, `counters` (per direction
+ *   `packets`, `bytes`, `dropped` {reason: n}, `ioErrors`, `icmpSent`, `pathMtuUpdates`),
+ *   `relay` (the active one, or `null`) and `relays` (`[{address, state, active, rttMs,
+ *   lostInARow}]`, in order of preference).
  *
  * @module
  */
@@ -135,6 +137,11 @@ export function formatStatus(doc: StatusDocument): string {
       `  mode ${f.mode}, own IPv4 ${f.ipv4}, address ${f.address}`,
       ...formatCounters(f.counters).split("\n").map((line) => `  ${line}`),
     );
+    for (const r of f.relays ?? []) {
+      const rtt = r.rttMs === null ? "no answer yet" : `RTT ${r.rttMs.toFixed(1)} ms`;
+      const lost = r.lostInARow > 0 ? `, ${r.lostInARow} lost in a row` : "";
+      lines.push(`  relay ${r.address}: ${r.state}${r.active ? ", active" : ""}, ${rtt}${lost}`);
+    }
     if ((f.queues ?? []).length > 1) {
       const each = f.queues.map((q, i) => `${i}: ${q.egress}/${q.ingress}`).join(", ");
       lines.push(`  ${f.queues.length} queues, packets forwarded egress/ingress: ${each}`);

@@ -16,6 +16,7 @@ export {
   MAX_CONNECTIONS,
   queryControl,
   type QueryControlOptions,
+  type RelayStatus,
   serveControl,
   STATUS_REQUEST,
 } from "./socket.ts";

@@ -11,6 +11,7 @@ import { formatIpv6Prefix, type Ipv4Address, type SixRdDomain, sixRdPrefix } fro
 import type { CounterSnapshot, QueueCounters } from "../dataplane/counters.ts";
 import { type MetricsServer, serveMetrics } from "../metrics/mod.ts";
 import { notify, startWatchdog, type Watchdog } from "../systemd/mod.ts";
+import type { RelayView } from "../relay/health.ts";
 import { VERSION } from "../version.ts";
 import { type ControlServer, defaultControlSocketPaths, serveControl } from "./socket.ts";
 
@@ -24,6 +25,8 @@ export interface ForwarderFacts {
   readonly address: string;
   /** The site prefix (`2002:c633:640a::/48`, or the 6rd delegated prefix). */
   readonly prefix: string;
+  /** The relay carrying native IPv6 now, or `null`/absent for none. */
+  readonly relay?: string | null;
 }
 
 /** Options of {@link startOperations}. */
@@ -36,6 +39,8 @@ export interface OperationsOptions {
   readonly counters: () => CounterSnapshot;
   /** Reads the packets forwarded per queue (the forwarder's `queueCounters()`). */
   readonly queueCounters?: () => QueueCounters[];
+  /** The relays as the probes see them (status, metrics); absent: none. */
+  readonly relays?: () => readonly RelayView[];
   /** Whether the forwarding threads are alive (watchdog pings and `stf_up`); default true. */
   readonly healthy?: () => boolean;
   /** `ADDR:PORT` of the metrics endpoint (the config's `metrics`), or null/absent for none. */
@@ -75,7 +80,9 @@ export function sitePrefixText(ipv4: Ipv4Address, domain?: SixRdDomain): string 
 }
 
 function statusLine(name: string, facts: ForwarderFacts): string {
-  return `Forwarding on ${name}: ${facts.address}, own IPv4 ${facts.ipv4}, mode ${facts.mode}`;
+  const relay = facts.relay == null ? "" : `, relay ${facts.relay}`;
+  return `Forwarding on ${name}: ${facts.address}, own IPv4 ${facts.ipv4}, mode ${facts.mode}` +
+    relay;
 }
 
 function safeNotify(state: string, socket: string | undefined, warn: (m: string) => void): void {
@@ -111,6 +118,7 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
           ...facts,
           up: healthy(),
           pathMtuEntries: snapshot.egress.pathMtuEntries,
+          relays: options.relays?.() ?? [],
         },
       };
     });
@@ -129,6 +137,14 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
         startedAt,
         counters: options.counters(),
         queues: options.queueCounters?.() ?? [],
+        relay: facts.relay ?? null,
+        relays: (options.relays?.() ?? []).map((r) => ({
+          address: r.address,
+          state: r.state,
+          active: r.active,
+          rttMs: r.rttMs === null ? null : Number(r.rttMs.toFixed(3)),
+          lostInARow: r.lostInARow,
+        })),
       }));
     } catch (error) {
       warn(`stf status will not see this forwarder: ${(error as Error).message}`);

@@ -43,6 +43,24 @@ export interface ForwarderStatus {
   readonly counters: CounterSnapshot;
   /** Packets forwarded by each queue's Workers (`--queues`; one entry otherwise). */
   readonly queues: readonly QueueCounters[];
+  /** The relay carrying native IPv6 now, or `null` (none configured, or not a router). */
+  readonly relay?: string | null;
+  /** The relays in order of preference, as the probes see them (empty when none). */
+  readonly relays?: readonly RelayStatus[];
+}
+
+/** One relay in `stf status` (`forwarder.relays`). */
+export interface RelayStatus {
+  /** The relay's IPv4 address. */
+  readonly address: string;
+  /** What the probes say. */
+  readonly state: "up" | "down" | "unknown";
+  /** Whether it carries the traffic now. */
+  readonly active: boolean;
+  /** The RTT of its last answered probe in milliseconds, or `null` before any. */
+  readonly rttMs: number | null;
+  /** Probes lost since its last answer. */
+  readonly lostInARow: number;
 }
 
 /** A listening control socket. */

@@ -9,6 +9,8 @@
 import type { CounterSnapshot } from "../dataplane/counters.ts";
 import type { Direction } from "../dataplane/types.ts";
 import { EGRESS_REASONS, INGRESS_REASONS, REASON_NAMES } from "../filter/reasons.ts";
+import type { RelayView } from "../relay/health.ts";
+import { renderRelayMetrics } from "./relays.ts";
 
 /** What the metrics say about the forwarder besides its counters. */
 export interface MetricsInfo {
@@ -24,6 +26,8 @@ export interface MetricsInfo {
   readonly up: boolean;
   /** Entries in the path MTU table (`stf_path_mtu_entries`); the family is left out when unknown. */
   readonly pathMtuEntries?: number;
+  /** The relays and their probes (`stf_relay_*`); nothing when absent or empty. */
+  readonly relays?: readonly RelayView[];
 }
 
 /** The content type of {@link renderMetrics}'s output. */
@@ -152,5 +156,5 @@ export function renderMetrics(snapshot: CounterSnapshot, info: MetricsInfo): str
     out.family("stf_path_mtu_entries", "gauge", "Entries in the path MTU table");
     out.sample("stf_path_mtu_entries", {}, info.pathMtuEntries);
   }
-  return out.toString();
+  return out.toString() + renderRelayMetrics(info.relays ?? []);
 }

@@ -62,8 +62,8 @@ export class RelaySupervisor {
   #sent = 0;
 
   /**
-   * Creates the supervisor; the first probes go out on the first {@link tick}, spaced by the
-   * rate bound.
+   * Creates the supervisor; each relay's first probe goes out at a random point of the first
+   * interval.
    *
    * @param options the link, addresses, settings and event handler
    */
@@ -74,8 +74,12 @@ export class RelaySupervisor {
     this.#random = options.random ?? Math.random;
     this.#health = new RelayHealth(options.relays, options.failures);
     this.#prober = this.#newProber(options);
+    // The first probe of each relay goes out at a random point of the first interval: sites
+    // that start together (a power cut, a fleet) do not probe a relay in step.
     const start = this.#now();
-    for (const relay of options.relays) this.#due.set(relay, start);
+    for (const relay of options.relays) {
+      this.#due.set(relay, start + options.intervalSeconds * 1000 * this.#random());
+    }
   }
 
   #newProber(settings: RelayProbeSettings): Prober {

@@ -554,6 +554,9 @@ export async function buildSeedLab(options: SeedLabOptions = {}): Promise<SeedLa
             "--relay",
             SEED.relayIpv4,
             "--default-route",
+            // No relay probe within a test: the tests count what the relay sees.
+            "--relay-probe-interval",
+            "3600",
             ...(options.siteArgs ?? []),
           ];
           step(`Site: stf run ${args.join(" ")}`);
@@ -567,6 +570,8 @@ export async function buildSeedLab(options: SeedLabOptions = {}): Promise<SeedLa
             "--relay",
             SEED.relayIpv4,
             "--default-route",
+            "--relay-probe-interval",
+            "3600",
           ]);
         }
       },

@@ -67,7 +67,8 @@ const ALL_PHASES: readonly Phase[] = [
   {
     name: "router-relay",
     count: 4000,
-    args: ["--relay", "192.0.2.99"],
+    // No relay probe during the phase: the capture must hold forwarded packets only.
+    args: ["--relay", "192.0.2.99", "--relay-probe-interval", "3600"],
     settings: { mode: "router", relay: "192.0.2.99", sitePrefixes: [HOSTILE.sitePrefix] },
   },
   {
@@ -88,6 +89,8 @@ const ALL_PHASES: readonly Phase[] = [
       SIX_RD.ipv4CommonPrefix,
       "--relay",
       "192.0.2.99",
+      "--relay-probe-interval",
+      "3600",
     ],
     settings: {
       mode: "router",
