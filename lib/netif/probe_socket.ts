@@ -97,6 +97,9 @@ export function openProbeSocket(identifier: number): ProbeSocket {
       probeReplyFilterProgram(identifier),
       "let only probe replies into the probe socket",
     );
+    // The kernel keeps a packet's receive time for SIOCGSTAMP only once a first SIOCGSTAMP
+    // has turned stamping on for the socket (it answers ENOENT then: nothing read yet).
+    libc.ioctl(socket.fd, BigInt(SIOCGSTAMP), new Uint8Array(16));
   } catch (e) {
     socket.close();
     throw e;
@@ -128,7 +131,7 @@ export function openProbeSocket(identifier: number): ProbeSocket {
       if (libc.ioctl(socket.fd, BigInt(SIOCGSTAMP), stamp) === 0) {
         const seconds = Number(stampView.getBigInt64(0, true));
         const micros = Number(stampView.getBigInt64(8, true));
-        timeMs = seconds * 1000 + micros / 1000;
+        if (seconds > 0) timeMs = seconds * 1000 + micros / 1000;
       }
       return { length: n, timeMs };
     },

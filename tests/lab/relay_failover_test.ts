@@ -1,0 +1,211 @@
+/**
+ * Relays that break, end to end: a site with two relays (`--relay A --relay B`, probed every
+ * second, down after 3 lost) sends its LAN's traffic to native IPv6 through A; A's return path
+ * is cut with nftables; the site notices, logs it, counts it, and moves the traffic (ping and
+ * a TCP transfer) to B within 5 s; A restored, the traffic goes back to it. Probe replies never
+ * reach the site's TUN.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { labTest, type Netns, stfArgv } from "./_lab.ts";
+import { buildRelayLab, RELAYS } from "./_relays.ts";
+import { Capture, type StfProcess } from "./_seed.ts";
+
+const CONTROL = `/run/stf/relay-failover-${Deno.pid}.sock`;
+
+/** A counter on a relay of protocol-41 packets from the site carrying data to the server. */
+async function countData(relay: Netns): Promise<() => Promise<number>> {
+  // The inner destination (IPv6 header at byte 20, destination at 24): 2001:db8:ffff::80.
+  await relay.run`nft -f -`.stdinText(
+    "table ip stfcount {\n chain in {\n  type filter hook input priority -10;\n" +
+      `  ip saddr ${RELAYS.siteIpv4} ip protocol 41 @nh,352,64 0x20010db8ffff0000 counter\n` +
+      " }\n}\n",
+  );
+  return async () => {
+    const text = await relay.run`nft -j list table ip stfcount`.text();
+    const found = /"counter":\s*\{\s*"packets":\s*(\d+)/.exec(text);
+    assert.ok(found !== null, text);
+    return Number(found[1]);
+  };
+}
+
+async function ping(lan: Netns): Promise<void> {
+  const out = await lan.run`ping -6 -c 3 -i 0.2 -W 2 ${RELAYS.server}`.noThrow().quiet()
+    .captureCombined();
+  assert.equal(out.code, 0, `ping from the LAN to the server failed:\n${out.combined}`);
+}
+
+async function tcp(lan: Netns): Promise<void> {
+  // 200 kB to the server, which counts them back.
+  const out = await lan
+    .run`sh -c ${`head -c 200000 /dev/zero | timeout 10 socat -T 5 - TCP6:[${RELAYS.server}]:${RELAYS.serverPort}`}`
+    .noThrow().quiet().captureCombined();
+  assert.equal(out.code, 0, `TCP from the LAN to the server failed:\n${out.combined}`);
+  assert.equal(out.stdout.trim(), "200000", out.combined);
+}
+
+type LogRecord = Record<string, unknown>;
+
+/** Waits (bounded) for a JSON log record of stf.relay with these fields; returns it. */
+async function waitForRecord(
+  site: StfProcess,
+  fields: Readonly<Record<string, unknown>>,
+  options: { readonly after?: number; readonly timeoutMs?: number; readonly text?: RegExp } = {},
+): Promise<LogRecord> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  for (;;) {
+    const found = site.logRecords().slice(options.after ?? 0).find((r) =>
+      r.logger === "stf.relay" && Object.entries(fields).every(([k, v]) => r[k] === v) &&
+      (options.text === undefined || options.text.test(String(r.message)))
+    );
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) {
+      throw new Error(`no stf.relay record ${JSON.stringify(fields)}:\n${site.output()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function status(
+  site: Netns,
+): Promise<
+  { address: string; state: string; active: boolean; lostInARow: number; rttMs: number | null }[]
+> {
+  const text = await site.run`${stfArgv("status", "--control-socket", CONTROL, "--json")}`.noThrow()
+    .text();
+  const doc = JSON.parse(text) as { forwarder: { relays: [] } | null };
+  assert.ok(doc.forwarder !== null, text);
+  return doc.forwarder.relays;
+}
+
+labTest(
+  "a LAN flow moves to the second relay within 5 s when the first one's return path breaks, and back",
+  async () => {
+    await using lab = await buildRelayLab();
+    const service = lab.spawn(lab.server, [
+      "socat",
+      `TCP6-LISTEN:${RELAYS.serverPort},bind=[${RELAYS.server}],reuseaddr,fork`,
+      "SYSTEM:wc -c",
+    ], "socat server");
+    const viaA = await countData(lab.relayA);
+    const viaB = await countData(lab.relayB);
+    const site = await lab.startSite([
+      "--ipv4",
+      RELAYS.siteIpv4,
+      "--relay",
+      RELAYS.relayA,
+      "--relay",
+      RELAYS.relayB,
+      "--default-route",
+      "--relay-probe-interval",
+      "1",
+      "--relay-probe-failures",
+      "3",
+      "--control-socket",
+      CONTROL,
+      "--metrics",
+      "127.0.0.1:9641",
+    ]);
+    // What reaches the site's TUN from the relays' own addresses: never a probe reply.
+    const tunCapture = await Capture.start(lab.site, "stf0", {
+      path: `${await Deno.makeTempDir()}/stf0.pcap`,
+      filter: `icmp6 and (src ${RELAYS.relayA6} or src ${RELAYS.relayB6})`,
+    });
+    await waitForRecord(site, { relay: RELAYS.relayA, state: "up" }, { timeoutMs: 5_000 });
+    await waitForRecord(site, { relay: RELAYS.relayB, state: "up" }, { timeoutMs: 5_000 });
+    await lab.server
+      .run`sh -c ${`for i in $(seq 50); do ss -Hltn | grep -q :${RELAYS.serverPort} && exit 0; sleep 0.1; done; exit 1`}`;
+
+    // 1. Both up: the flow goes through A, the first one.
+    await ping(lab.lan);
+    await tcp(lab.lan);
+    const a1 = await viaA();
+    assert.ok(a1 >= 3 + 5, `relay A carried ${a1} data packets`);
+    assert.equal(await viaB(), 0, "relay B carried data while A was up");
+    assert.deepEqual((await status(lab.site)).map((r) => [r.address, r.state, r.active]), [
+      [RELAYS.relayA, "up", true],
+      [RELAYS.relayB, "up", false],
+    ]);
+
+    // 2. A's return path breaks: what it sends back to the site is dropped.
+    await lab.relayA.run`nft -f -`.stdinText(
+      "table ip stfbreak {\n chain out {\n  type filter hook output priority 0;\n" +
+        `  ip daddr ${RELAYS.siteIpv4} ip protocol 41 drop\n }\n}\n`,
+    );
+    const broken = Date.now();
+    const after = site.logRecords().length;
+    await waitForRecord(site, { relay: RELAYS.relayB, from: RELAYS.relayA }, {
+      after,
+      timeoutMs: 15_000,
+      text: /^Native IPv6 now goes through relay/,
+    });
+    const failoverMs = Date.now() - broken;
+    console.log(
+      `failover with --relay-probe-interval 1 --relay-probe-failures 3: ${failoverMs} ms`,
+    );
+    assert.ok(failoverMs <= 5_000, `failover took ${failoverMs} ms`);
+    const down = await waitForRecord(site, { relay: RELAYS.relayA, state: "down" }, { after });
+    assert.equal(down.level, "WARN");
+    assert.equal(down.lostInARow, 3);
+    assert.match(String(down.message), /3 probes lost in a row/);
+    const switched = site.logRecords().slice(after).filter((r) =>
+      String(r.message).startsWith("Native IPv6 now goes through relay")
+    );
+    assert.equal(switched.length, 1, "the switch was logged more than once");
+    assert.equal(switched[0].level, "WARN");
+
+    const a2 = await viaA();
+    await ping(lab.lan);
+    await tcp(lab.lan);
+    assert.equal(await viaA(), a2, "data still went to relay A after the failover");
+    assert.ok(await viaB() >= 3 + 5, "the flow did not move to relay B");
+    const relays = await status(lab.site);
+    assert.deepEqual(relays.map((r) => [r.address, r.state, r.active]), [
+      [RELAYS.relayA, "down", false],
+      [RELAYS.relayB, "up", true],
+    ]);
+    assert.ok(relays[0].lostInARow >= 3);
+    assert.ok(relays[1].rttMs !== null && relays[1].rttMs > 0);
+    const metrics = await lab.site.run`curl -s http://127.0.0.1:9641/metrics`.text();
+    assert.match(metrics, new RegExp(`^stf_relay_active\\{relay="${RELAYS.relayB}"\\} 1$`, "m"));
+    assert.match(metrics, new RegExp(`^stf_relay_up\\{relay="${RELAYS.relayA}"\\} 0$`, "m"));
+    const lost = new RegExp(
+      `^stf_relay_probes_total\\{relay="${RELAYS.relayA}",result="lost"\\} (\\d+)$`,
+      "m",
+    )
+      .exec(metrics);
+    assert.ok(lost !== null && Number(lost[1]) >= 3, metrics);
+    assert.match(
+      metrics,
+      new RegExp(`^stf_relay_rtt_seconds\\{relay="${RELAYS.relayB}"\\} 0\\.\\d+`, "m"),
+    );
+
+    // 3. A restored: two answers bring it back, and the traffic with it.
+    const restoredAfter = site.logRecords().length;
+    await lab.relayA.run`nft delete table ip stfbreak`;
+    const up = await waitForRecord(site, { relay: RELAYS.relayA, state: "up" }, {
+      after: restoredAfter,
+    });
+    assert.equal(typeof up.rttMs, "number");
+    await waitForRecord(site, { relay: RELAYS.relayA, from: RELAYS.relayB }, {
+      after: restoredAfter,
+      text: /^Native IPv6 now goes through relay/,
+    });
+    const b3 = await viaB();
+    await ping(lab.lan);
+    await tcp(lab.lan);
+    assert.ok(await viaA() >= a2 + 3 + 5, "the flow did not come back to relay A");
+    assert.equal(await viaB(), b3, "data still went to relay B after A came back");
+
+    // Probes were answered all along, and no reply reached the TUN.
+    const answered = new RegExp(
+      `^stf_relay_probes_total\\{relay="${RELAYS.relayB}",result="answered"\\} (\\d+)$`,
+      "m",
+    )
+      .exec(await lab.site.run`curl -s http://127.0.0.1:9641/metrics`.text());
+    assert.ok(answered !== null && Number(answered[1]) >= 5);
+    assert.deepEqual(await tunCapture.stop(), [], "a probe reply reached the site's TUN");
+    await service.stop();
+  },
+);
