@@ -105,54 +105,76 @@ export function logHealthEvent(event: HealthEvent): void {
 export { newProbeIdentifier } from "../relay/probe.ts";
 
 /**
- * Opens the probe socket (before privileges are dropped: it needs CAP_NET_RAW, and a reload
- * may add relays) and starts probing on a {@link RELAY_TICK_MS} timer.
+ * Starts probing the relays on a {@link RELAY_TICK_MS} timer. The probe socket is opened only
+ * when there is a relay to probe (a router with relays): at start, so before privileges are
+ * dropped; or on the reload that brings the first relays, which fails (logged, nothing
+ * probed, traffic still to the first relay) once root or CAP_NET_RAW is gone.
  *
  * @param options the configuration, our addresses, the switch
- * @throws {SyscallError} when the probe socket cannot be opened
+ * @throws {SyscallError} when the probe socket cannot be opened at start
  */
 export function startRelaySupervision(options: RelaySupervisionOptions): RelaySupervision {
   const identifier = options.identifier;
-  const socket: ProbeSocket = openProbeSocket(identifier);
-  let active: string | null;
-  const supervisor = new RelaySupervisor({
-    ...settingsOf(options.config),
-    link: socket,
-    source4: options.source4,
-    source6: parseIpv6(options.source6),
-    identifier,
-    ttl: options.config.ttl,
-    onEvent: (event) => {
-      logHealthEvent(event);
-      if (event.kind === "active" && event.to !== active) {
-        active = event.to;
-        options.onActive(active);
-      }
-    },
-    onSendError: (relay, error) =>
-      log.debug("Cannot send a probe to relay {relay}: {error}", {
-        relay,
-        error: error instanceof Error ? error.message : String(error),
-      }),
-  });
-  active = supervisor.active;
-  const timer = setInterval(() => supervisor.tick(), RELAY_TICK_MS);
+  let socket: ProbeSocket | undefined;
+  let supervisor: RelaySupervisor | undefined;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let active: string | null = null;
   let closed = false;
+  const start = (settings: RelayProbeSettings) => {
+    socket = openProbeSocket(identifier);
+    supervisor = new RelaySupervisor({
+      ...settings,
+      link: socket,
+      source4: options.source4,
+      source6: parseIpv6(options.source6),
+      identifier,
+      ttl: options.config.ttl,
+      onEvent: (event) => {
+        logHealthEvent(event);
+        if (event.kind === "active" && event.to !== active) {
+          active = event.to;
+          options.onActive(active);
+        }
+      },
+      onSendError: (relay, error) =>
+        log.debug("Cannot send a probe to relay {relay}: {error}", {
+          relay,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    });
+    active = supervisor.active;
+    const running = supervisor;
+    timer = setInterval(() => running.tick(), RELAY_TICK_MS);
+  };
+  const initial = settingsOf(options.config);
+  if (initial.relays.length > 0) start(initial);
   const close = () => {
     if (closed) return;
     closed = true;
-    clearInterval(timer);
-    socket.close();
+    if (timer !== undefined) clearInterval(timer);
+    socket?.close();
   };
   return {
     identifier,
     get active() {
       return active;
     },
-    view: () => supervisor.view(),
-    probesSent: () => supervisor.probesSent,
+    view: () => supervisor?.view() ?? [],
+    probesSent: () => supervisor?.probesSent ?? 0,
     reload(config) {
-      supervisor.reload(settingsOf(config));
+      const settings = settingsOf(config);
+      if (supervisor !== undefined) {
+        supervisor.reload(settings);
+      } else if (settings.relays.length > 0 && !closed) {
+        try {
+          start(settings);
+        } catch (error) {
+          log.error("Cannot probe the relays (restart stf to probe them): {error}", {
+            error: error instanceof Error ? error.message : String(error),
+          });
+          active = settings.relays[0];
+        }
+      }
     },
     close,
     [Symbol.dispose]: close,

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { readStatus } from "../../lib/commands/status.ts";
-import type { ForwarderStatus } from "../../lib/control/mod.ts";
+import type { ForwarderStatus, RelayStatus } from "../../lib/control/mod.ts";
 import { Counters } from "../../lib/dataplane/counters.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -68,7 +68,13 @@ Deno.test("docs/json-output.md documents every field of stf status --json", asyn
       startedAt: "",
       counters: new Counters().snapshot(),
       queues: new Counters().perQueue(),
+      relay: null,
+      relays: [],
     } satisfies Omit<ForwarderStatus, "name">,
+  );
+  assertDocumented(
+    "`stf status",
+    { address: "", state: "up", active: true, rttMs: 1, lostInARow: 0 } satisfies RelayStatus,
   );
 });
 
