@@ -103,8 +103,8 @@ Deno.test("forgetOthers() drops the pending probes of relays no longer listed", 
   assert.deepEqual(prober.expire(now()).map((o) => o.relay), [R2]);
 });
 
-Deno.test("the probe timeout is the interval, at most 2 s", () => {
-  assert.equal(probeTimeoutMs(1), 1000);
+Deno.test("the probe timeout is half the interval, at most 2 s", () => {
+  assert.equal(probeTimeoutMs(1), 500);
   assert.equal(probeTimeoutMs(10), 2000);
-  assert.equal(probeTimeoutMs(0.5), 500);
+  assert.equal(probeTimeoutMs(0.5), 250);
 });
