@@ -209,3 +209,50 @@ labTest(
     await service.stop();
   },
 );
+
+labTest(
+  "SIGHUP applies a changed relay list: the new first relay takes the traffic, known states stay",
+  async () => {
+    await using lab = await buildRelayLab();
+    const dir = await Deno.makeTempDir({ prefix: "stf-relays-" });
+    const file = `${dir}/stf.yaml`;
+    const write = (relays: string[]) =>
+      Deno.writeTextFile(
+        file,
+        [
+          `ipv4: ${RELAYS.siteIpv4}`,
+          `relays: [${relays.join(", ")}]`,
+          "default-route: true",
+          "relay-probe-interval: 1",
+          "",
+        ].join("\n"),
+      );
+    try {
+      await write([RELAYS.relayA]);
+      const viaB = await countData(lab.relayB);
+      const site = await lab.startSite(["--config", file, "--control-socket", `${CONTROL}.hup`]);
+      await waitForRecord(site, { relay: RELAYS.relayA, state: "up" }, { timeoutMs: 5_000 });
+
+      const after = site.logRecords().length;
+      await write([RELAYS.relayB, RELAYS.relayA]);
+      site.signal("SIGHUP");
+      await waitForRecord(site, { relay: RELAYS.relayB, from: RELAYS.relayA }, {
+        after,
+        text: /^Native IPv6 now goes through relay/,
+      });
+      await waitForRecord(site, { relay: RELAYS.relayB, state: "up" }, { after, timeoutMs: 5_000 });
+      const relays = await lab.site.run`${
+        stfArgv("status", "--control-socket", `${CONTROL}.hup`, "--json")
+      }`.json<{ forwarder: { relay: string; relays: { address: string; state: string }[] } }>();
+      assert.equal(relays.forwarder.relay, RELAYS.relayB);
+      assert.deepEqual(relays.forwarder.relays.map((r) => [r.address, r.state]), [
+        [RELAYS.relayB, "up"],
+        [RELAYS.relayA, "up"], // known before the reload: not probed from scratch
+      ]);
+      await ping(lab.lan);
+      assert.ok(await viaB() >= 3, "the LAN's traffic did not follow the new first relay");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -183,3 +183,22 @@ Deno.test("formatStatus() shows the packets per queue when stf runs with --queue
   // One queue: no such line.
   assert.doesNotMatch(formatStatus(runningDoc(forwarder())), /queues/);
 });
+
+Deno.test("formatStatus() lists the relays in order, the active one and their probes", () => {
+  const text = formatStatus(runningDoc({
+    ...forwarder(),
+    relay: "192.0.2.98",
+    relays: [
+      { address: "192.0.2.99", state: "down", active: false, rttMs: 0.41, lostInARow: 4 },
+      { address: "192.0.2.98", state: "up", active: true, rttMs: 0.38, lostInARow: 0 },
+      { address: "203.0.113.7", state: "unknown", active: false, rttMs: null, lostInARow: 0 },
+    ],
+  }));
+  const lines = text.split("\n").filter((l) => l.startsWith("  relay "));
+  assert.deepEqual(lines, [
+    "  relay 192.0.2.99: down, RTT 0.4 ms, 4 lost in a row",
+    "  relay 192.0.2.98: up, active, RTT 0.4 ms",
+    "  relay 203.0.113.7: unknown, no answer yet",
+  ]);
+  assert.doesNotMatch(formatStatus(runningDoc(forwarder())), /relay /);
+});

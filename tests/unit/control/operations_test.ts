@@ -152,3 +152,59 @@ Deno.test("startOperations() fails when the metrics address is taken (it was ask
     blocker.close();
   }
 });
+
+Deno.test("startOperations() names the active relay in STATUS=, and lists the relays in status and metrics", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "stf-operations-" });
+  const notifySocket = abstractName();
+  using receiver = new Receiver(notifySocket);
+  const relays = [
+    {
+      address: "192.0.2.99",
+      state: "down" as const,
+      active: false,
+      rttMs: 0.412345,
+      lostInARow: 3,
+      answered: 4,
+      lost: 3,
+    },
+    {
+      address: "192.0.2.98",
+      state: "up" as const,
+      active: true,
+      rttMs: 0.5,
+      lostInARow: 0,
+      answered: 7,
+      lost: 0,
+    },
+  ];
+  const ops = await startOperations({
+    name: "stf0",
+    facts: { ...FACTS, relay: "192.0.2.99" },
+    counters: () => new Counters().snapshot(),
+    relays: () => relays,
+    metrics: "127.0.0.1:0",
+    controlSocket: `${dir}/stf0.sock`,
+    notifySocket,
+  });
+  try {
+    assert.deepEqual(receiver.drain(), [
+      "READY=1\nSTATUS=Forwarding on stf0: 2002:c633:640a::1/16, own IPv4 198.51.100.10, mode router, relay 192.0.2.99",
+    ]);
+    ops.reloaded({ ...FACTS, relay: "192.0.2.98" });
+    assert.deepEqual(receiver.drain(), [
+      "STATUS=Forwarding on stf0: 2002:c633:640a::1/16, own IPv4 198.51.100.10, mode router, relay 192.0.2.98",
+    ]);
+    const status = await queryControl(`${dir}/stf0.sock`);
+    assert.equal(status?.relay, "192.0.2.98");
+    assert.deepEqual(status?.relays, [
+      { address: "192.0.2.99", state: "down", active: false, rttMs: 0.412, lostInARow: 3 },
+      { address: "192.0.2.98", state: "up", active: true, rttMs: 0.5, lostInARow: 0 },
+    ]);
+    const text = await scrape(ops.metricsPort!);
+    assert.match(text, /^stf_relay_active\{relay="192\.0\.2\.98"\} 1$/m);
+    assert.match(text, /^stf_relay_probes_total\{relay="192\.0\.2\.99",result="lost"\} 3$/m);
+  } finally {
+    await ops.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
