@@ -19,6 +19,7 @@
 import { parseArgs } from "node:util";
 import $ from "dax";
 import { labUnavailableReason } from "../tests/lab/_lab.ts";
+import { benchFailover, failoverLine, type FailoverResult } from "./_failover.ts";
 import {
   CLOCK_TICKS_PER_SECOND,
   formatRatioTable,
@@ -115,7 +116,8 @@ Options:
                     before its tests, not measured (V8 optimises stf's hot path in its first
                     second); 0 skips it (default 1)
   --only LIST       comma-separated rows: native, socat, cfwd, stf, variant names,
-                    cfwd-uplink-gro, stf-uplink-gro (default all)
+                    cfwd-uplink-gro, stf-uplink-gro, and failover (the relay failover
+                    time, in a two-relay lab of its own) (default all)
   --udp-bitrate B   iperf3 -b of the 64-byte UDP test, 0 for unlimited (default 0)
   --udp-buffer W    iperf3 -w of the UDP tests: socket buffers of both ends, so that the
                     receiving iperf3 does not drop what the tunnel delivered; 0 keeps the
@@ -537,7 +539,9 @@ async function main(args: readonly string[]): Promise<number> {
     return 2;
   }
   const all = [...BASE_SPECS, ...variants, ...UPLINK_GRO_SPECS];
-  const unknown = (options.only ?? []).filter((n) => !all.some((s) => s.name === n));
+  const unknown = (options.only ?? []).filter((n) =>
+    n !== "failover" && !all.some((s) => s.name === n)
+  );
   if (unknown.length > 0) {
     console.error(
       `error: Cannot measure "${unknown.join('", "')}": rows are ${
@@ -547,6 +551,7 @@ async function main(args: readonly string[]): Promise<number> {
     return 2;
   }
   const specs = all.filter((s) => options.only === undefined || options.only.includes(s.name));
+  const withFailover = options.only === undefined || options.only.includes("failover");
 
   const unavailable = labUnavailableReason();
   if (unavailable !== undefined) {
@@ -658,6 +663,15 @@ async function main(args: readonly string[]): Promise<number> {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
   }
+  let failover: FailoverResult | undefined;
+  if (withFailover && !interrupted) {
+    try {
+      failover = await benchFailover(options.runs, progress);
+    } catch (e) {
+      notes.set("failover", `failed: ${errorMessage(e)}`);
+      progress(`failover not measured: ${errorMessage(e)}`);
+    }
+  }
 
   const summary = specs.map((s) =>
     summarize(s.name, runs.filter((r) => r.forwarder === s.name), notes.get(s.name))
@@ -690,6 +704,7 @@ async function main(args: readonly string[]): Promise<number> {
       formatRatioTable(summary, pairs),
       "",
       "Ratios above 1 are better for throughput and packets per second, below 1 for RTT and CPU.",
+      ...(failover === undefined ? [] : ["", failoverLine(failover)]),
     ].join("\n"),
   );
   await Deno.writeTextFile(
@@ -704,6 +719,7 @@ async function main(args: readonly string[]): Promise<number> {
         notes: Object.fromEntries(notes),
         summary,
         runs,
+        ...(failover === undefined ? {} : { failover }),
       },
       null,
       2,

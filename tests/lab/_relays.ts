@@ -170,3 +170,99 @@ export async function buildRelayLab(options: { startStf?: boolean } = {}): Promi
     throw e;
   }
 }
+
+/** A JSON log record of `stf run --log-format json`. */
+export type LogRecord = Record<string, unknown>;
+
+/**
+ * Waits (bounded) for a JSON log record of the `stf.relay` logger with these fields.
+ *
+ * @param site the stf process
+ * @param fields fields the record must have, with these values
+ * @param options records to skip, the bound, a pattern of the message
+ * @returns the record
+ */
+export async function waitForRecord(
+  site: StfProcess,
+  fields: Readonly<Record<string, unknown>>,
+  options: { readonly after?: number; readonly timeoutMs?: number; readonly text?: RegExp } = {},
+): Promise<LogRecord> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  for (;;) {
+    const found = site.logRecords().slice(options.after ?? 0).find((r) =>
+      r.logger === "stf.relay" && Object.entries(fields).every(([k, v]) => r[k] === v) &&
+      (options.text === undefined || options.text.test(String(r.message)))
+    );
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) {
+      throw new Error(`no stf.relay record ${JSON.stringify(fields)}:\n${site.output()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Cuts a relay's return path: its protocol 41 to the site is dropped (nftables output hook).
+ *
+ * @param relay the relay's namespace
+ * @returns a function that restores it
+ */
+export async function breakReturnPath(relay: Netns): Promise<() => Promise<void>> {
+  await relay.run`nft -f -`.stdinText(
+    "table ip stfbreak {\n chain out {\n  type filter hook output priority 0;\n" +
+      `  ip daddr ${RELAYS.siteIpv4} ip protocol 41 drop\n }\n}\n`,
+  );
+  return async () => {
+    await relay.run`nft delete table ip stfbreak`;
+  };
+}
+
+/** Site arguments for a failover measurement: two relays, probed every second. */
+export const FAILOVER_SITE_ARGS: readonly string[] = [
+  "--ipv4",
+  RELAYS.siteIpv4,
+  "--relay",
+  RELAYS.relayA,
+  "--relay",
+  RELAYS.relayB,
+  "--default-route",
+  "--relay-probe-interval",
+  "1",
+  "--relay-probe-failures",
+  "3",
+];
+
+/**
+ * Breaks relay A's return path and returns how long the site takes to move native IPv6 to
+ * relay B (from the break to the log line), in milliseconds; then restores A and waits until
+ * the traffic is back on it.
+ *
+ * @param lab the lab
+ * @param site the site's stf, started with {@link FAILOVER_SITE_ARGS} and both relays up
+ * @param timeoutMs the bound of each wait
+ */
+export async function measureFailover(
+  lab: RelayLab,
+  site: StfProcess,
+  timeoutMs = 15_000,
+): Promise<number> {
+  const restore = await breakReturnPath(lab.relayA);
+  const broken = Date.now();
+  const after = site.logRecords().length;
+  try {
+    await waitForRecord(site, { relay: RELAYS.relayB, from: RELAYS.relayA }, {
+      after,
+      timeoutMs,
+      text: /^Native IPv6 now goes through relay/,
+    });
+  } finally {
+    await restore();
+  }
+  const failoverMs = Date.now() - broken;
+  await waitForRecord(site, { relay: RELAYS.relayA, from: RELAYS.relayB }, {
+    after,
+    timeoutMs,
+    text: /^Native IPv6 now goes through relay/,
+  });
+  return failoverMs;
+}

@@ -9,8 +9,8 @@
  */
 import assert from "node:assert/strict";
 import { labTest, type Netns, stfArgv } from "./_lab.ts";
-import { buildRelayLab, RELAYS } from "./_relays.ts";
-import { Capture, type StfProcess } from "./_seed.ts";
+import { breakReturnPath, buildRelayLab, RELAYS, waitForRecord } from "./_relays.ts";
+import { Capture } from "./_seed.ts";
 
 const CONTROL = `/run/stf/relay-failover-${Deno.pid}.sock`;
 
@@ -43,28 +43,6 @@ async function tcp(lan: Netns): Promise<void> {
     .noThrow().quiet().captureCombined();
   assert.equal(out.code, 0, `TCP from the LAN to the server failed:\n${out.combined}`);
   assert.equal(out.stdout.trim(), "200000", out.combined);
-}
-
-type LogRecord = Record<string, unknown>;
-
-/** Waits (bounded) for a JSON log record of stf.relay with these fields; returns it. */
-async function waitForRecord(
-  site: StfProcess,
-  fields: Readonly<Record<string, unknown>>,
-  options: { readonly after?: number; readonly timeoutMs?: number; readonly text?: RegExp } = {},
-): Promise<LogRecord> {
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  for (;;) {
-    const found = site.logRecords().slice(options.after ?? 0).find((r) =>
-      r.logger === "stf.relay" && Object.entries(fields).every(([k, v]) => r[k] === v) &&
-      (options.text === undefined || options.text.test(String(r.message)))
-    );
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) {
-      throw new Error(`no stf.relay record ${JSON.stringify(fields)}:\n${site.output()}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 async function status(
@@ -129,10 +107,7 @@ labTest(
     ]);
 
     // 2. A's return path breaks: what it sends back to the site is dropped.
-    await lab.relayA.run`nft -f -`.stdinText(
-      "table ip stfbreak {\n chain out {\n  type filter hook output priority 0;\n" +
-        `  ip daddr ${RELAYS.siteIpv4} ip protocol 41 drop\n }\n}\n`,
-    );
+    const restore = await breakReturnPath(lab.relayA);
     const broken = Date.now();
     const after = site.logRecords().length;
     await waitForRecord(site, { relay: RELAYS.relayB, from: RELAYS.relayA }, {
@@ -183,7 +158,7 @@ labTest(
 
     // 3. A restored: two answers bring it back, and the traffic with it.
     const restoredAfter = site.logRecords().length;
-    await lab.relayA.run`nft delete table ip stfbreak`;
+    await restore();
     const up = await waitForRecord(site, { relay: RELAYS.relayA, state: "up" }, {
       after: restoredAfter,
     });
