@@ -9,6 +9,7 @@
  * - The configuration: YAML with line/column errors, the zod schema (`lib/config`).
  * - The forwarder: the data plane over a {@link TunDevice} and a {@link Link}, with in-memory
  *   fakes (`lib/dataplane`).
+ * - Relay health: the probe packet, the prober and the up/down state machine (`lib/relay`).
  *
  * @example
  * ```ts
@@ -31,6 +32,7 @@ export * from "./lib/addr/mod.ts";
 export * from "./lib/packet/mod.ts";
 export * from "./lib/filter/mod.ts";
 export * from "./lib/dataplane/mod.ts";
+export * from "./lib/relay/mod.ts";
 export {
   type ConfigOverrides,
   DEFAULT_CONFIG,

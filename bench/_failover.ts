@@ -23,8 +23,9 @@ export interface FailoverResult {
   readonly runsMs: readonly number[];
   /** Their median. */
   readonly medianMs: number;
-  /** The probe interval and failures measured with. */
+  /** The probe interval measured with, in seconds. */
   readonly intervalSeconds: number;
+  /** The probes lost in a row for down, measured with. */
   readonly failures: number;
   /** The computed worst case with those settings, in milliseconds. */
   readonly boundMs: number;

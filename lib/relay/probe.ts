@@ -39,9 +39,9 @@ export const ICMPV6_ECHO_REPLY = 129;
 /** The data carried by every probe, so that a capture tells probes from other pings. */
 export const PROBE_DATA: Uint8Array = new TextEncoder().encode("stf relay probe\0");
 /** The ICMPv6 message length: type, code, checksum, identifier, sequence, data. */
-export const PROBE_ICMPV6_LENGTH = 8 + PROBE_DATA.length;
+export const PROBE_ICMPV6_LENGTH: number = 8 + PROBE_DATA.length;
 /** The whole probe: outer IPv4 header, IPv6 header, ICMPv6 Echo Request. */
-export const PROBE_LENGTH = IPV4_HEADER_LENGTH + IPV6_HEADER_LENGTH + PROBE_ICMPV6_LENGTH;
+export const PROBE_LENGTH: number = IPV4_HEADER_LENGTH + IPV6_HEADER_LENGTH + PROBE_ICMPV6_LENGTH;
 /** The hop limit of the inner packet. */
 export const PROBE_HOP_LIMIT = 64;
 

@@ -85,6 +85,8 @@ export class Prober {
   sent = 0;
 
   /**
+   * Creates a prober; nothing is sent until {@link Prober.send}.
+   *
    * @param link where probes go and replies come from
    * @param options addresses, identifier, target, timeout
    */

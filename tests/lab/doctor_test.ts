@@ -68,6 +68,25 @@ labTest(
     assert.equal(find(healthy.doc, "tun").status, "ok");
     assert.equal(find(healthy.doc, "ipv4").status, "ok");
 
+    // With a forwarder running on the site (and probing the relays itself), the same.
+    const site = await lab.startSite([
+      "--ipv4",
+      RELAYS.siteIpv4,
+      "--relay",
+      RELAYS.relayA,
+      "--control-socket",
+      `/run/stf/doctor-test-${Deno.pid}.sock`,
+    ]);
+    const running = await doctor(lab.site, ...SITE_ARGS);
+    assert.equal(running.code, 0, JSON.stringify(running.doc, null, 2));
+    assert.match(
+      find(running.doc, "forwarder").message,
+      /^Forwarder running, pid \d+, mode router/,
+    );
+    assert.equal(find(running.doc, "relay", RELAYS.relayA).status, "ok");
+    assert.equal(find(running.doc, "6to4-route").status, "ok");
+    await site.stop("SIGTERM", 5_000);
+
     // A firewall rule on the site that drops protocol 41 coming in.
     await lab.site.run`nft -f -`.stdinText(
       "table inet stfdoctor {\n chain in {\n  type filter hook input priority 0; policy accept;\n" +
