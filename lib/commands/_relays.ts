@@ -100,11 +100,6 @@ export function logHealthEvent(event: HealthEvent): void {
 }
 
 /**
- * The probes' source and identifier, as the ingress filter and the supervisor both need them.
- */
-export { newProbeIdentifier } from "../relay/probe.ts";
-
-/**
  * Starts probing the relays on a {@link RELAY_TICK_MS} timer. The probe socket is opened only
  * when there is a relay to probe (a router with relays): at start, so before privileges are
  * dropped; or on the reload that brings the first relays, which fails (logged, nothing
