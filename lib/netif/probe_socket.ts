@@ -21,8 +21,7 @@ import {
   acceptAllInstruction,
   probeReplyDropPrefix,
   probeReplyFilterProgram,
-} from "../relay/probe.ts";
-import type { ProbeLink, ReceivedProbe } from "../relay/prober.ts";
+} from "./probe_filter.ts";
 import { queueFilterProgram } from "./queue_filter.ts";
 import { openRawLink, type SocketHandle } from "./raw_link.ts";
 
@@ -72,8 +71,20 @@ export function attachIngressFilter(
   attachFilter(socket, program, "keep probe replies out of the ingress path");
 }
 
-/** A probe socket: a {@link ProbeLink} over a raw socket, closed once. */
-export interface ProbeSocket extends ProbeLink, Disposable {
+/** A packet read from the probe socket, with the kernel's receive time. */
+export interface ReceivedProbe {
+  /** Bytes read into the buffer. */
+  readonly length: number;
+  /** When the kernel received it, wall-clock milliseconds. */
+  readonly timeMs: number;
+}
+
+/** A probe socket (what `lib/relay` calls a `ProbeLink`) over a raw socket, closed once. */
+export interface ProbeSocket extends Disposable {
+  /** Sends a whole protocol-41 packet (outer header included) to the relay. */
+  send(packet: Uint8Array, length: number, relay4: number): void;
+  /** Reads one waiting reply into `buf`, or returns `undefined` when none waits. */
+  receive(buf: Uint8Array): ReceivedProbe | undefined;
   /** The socket. */
   readonly socket: SocketHandle;
   /** Waits up to `timeoutMs` for a reply to be readable (blocking: for `doctor`). */

@@ -1,15 +1,17 @@
 import assert from "node:assert/strict";
 import { formatIpv6, parseIpv4, parseIpv6 } from "../../../lib/addr/mod.ts";
 import {
-  acceptAllInstruction,
   isProbeReply,
   PROBE_LENGTH,
-  probeReplyDropPrefix,
-  probeReplyFilterProgram,
   readProbeReply,
   relaySixToFourAddress,
   writeProbe,
 } from "../../../lib/relay/probe.ts";
+import {
+  acceptAllInstruction,
+  probeReplyDropPrefix,
+  probeReplyFilterProgram,
+} from "../../../lib/netif/probe_filter.ts";
 import { runScapy, skipWithoutScapy, unhex } from "../packet/_scapy.ts";
 
 const OWN4 = parseIpv4("198.51.100.1");
