@@ -225,8 +225,9 @@ export const REASON_DOCS: readonly ReasonDoc[] = Object.freeze([
   doc(
     "relay-loop",
     "ingress",
-    "relay mode, dst6 in 2002::/16 and a 6to4 source (or back into the tunnel) → drop",
-    "RFC 3964 §3.2, RFC 6324",
+    "relay mode, dst6 in 2002::/16 and a 6to4 source (or back into the tunnel) → drop; " +
+      "not dst6 = the relay's own 2002:V4::, which sites probe",
+    "RFC 3964 §3.2, RFC 6324, RFC 3068 §2.5",
   ),
   doc(
     "peer-not-allowed",
