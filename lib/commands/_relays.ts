@@ -16,7 +16,7 @@ import { type RelayProbeSettings, RelaySupervisor } from "../relay/supervisor.ts
 
 const log = getLogger(["stf", "relay"]);
 
-/** How often the supervisor looks at the probe socket and the clock. */
+/** How often `run`'s supervision loop calls {@link RelaySupervision.tick}. */
 export const RELAY_TICK_MS = 100;
 
 /** The relays as `run` sees them. */
@@ -29,6 +29,11 @@ export interface RelaySupervision extends Disposable {
   view(): RelayView[];
   /** Probes sent so far. */
   probesSent(): number;
+  /**
+   * Reads the replies, judges the late probes lost and sends the probes due; `run`'s one
+   * supervision loop calls it every {@link RELAY_TICK_MS}.
+   */
+  tick(): void;
   /** Applies a reloaded configuration's relays (SIGHUP). */
   reload(config: StfConfig): void;
   /** Stops probing and closes the probe socket. */
@@ -100,7 +105,8 @@ export function logHealthEvent(event: HealthEvent): void {
 }
 
 /**
- * Starts probing the relays on a {@link RELAY_TICK_MS} timer. The probe socket is opened only
+ * Prepares the probing of the relays (each {@link RelaySupervision.tick} does the work). The
+ * probe socket is opened only
  * when there is a relay to probe (a router with relays): at start, so before privileges are
  * dropped; or on the reload that brings the first relays, which fails (logged, nothing
  * probed, traffic still to the first relay) once root or CAP_NET_RAW is gone.
@@ -112,7 +118,6 @@ export function startRelaySupervision(options: RelaySupervisionOptions): RelaySu
   const identifier = options.identifier;
   let socket: ProbeSocket | undefined;
   let supervisor: RelaySupervisor | undefined;
-  let timer: ReturnType<typeof setInterval> | undefined;
   let active: string | null = null;
   let closed = false;
   const start = (settings: RelayProbeSettings) => {
@@ -138,15 +143,13 @@ export function startRelaySupervision(options: RelaySupervisionOptions): RelaySu
         }),
     });
     active = supervisor.active;
-    const running = supervisor;
-    timer = setInterval(() => running.tick(), RELAY_TICK_MS);
   };
   const initial = settingsOf(options.config);
   if (initial.relays.length > 0) start(initial);
   const close = () => {
     if (closed) return;
     closed = true;
-    if (timer !== undefined) clearInterval(timer);
+    supervisor = undefined;
     socket?.close();
   };
   return {
@@ -156,6 +159,7 @@ export function startRelaySupervision(options: RelaySupervisionOptions): RelaySu
     },
     view: () => supervisor?.view() ?? [],
     probesSent: () => supervisor?.probesSent ?? 0,
+    tick: () => supervisor?.tick(),
     reload(config) {
       const settings = settingsOf(config);
       if (supervisor !== undefined) {
