@@ -5,12 +5,12 @@
  * configuration (a broken one is reported and the old one stays); SIGUSR2 prints the counters.
  *
  * `runForwarder` reads as its steps, each a function below: plan, warn, open, start (the
- * Workers, then the control socket and metrics), drop privileges, supervise, reload (on
- * SIGHUP), stop.
+ * Workers, the relay probes, then the control socket and metrics), drop privileges, supervise,
+ * reload (on SIGHUP), stop.
  *
  * @module
  */
-import { formatIpv4, parseIpv4 } from "../addr/mod.ts";
+import { formatIpv4, parseIpv4, parseIpv6 } from "../addr/mod.ts";
 import type { StfConfig } from "../config/mod.ts";
 import {
   type CounterSnapshot,
@@ -27,7 +27,6 @@ import { getLogger } from "../log.ts";
 import {
   applyInterfacePlan,
   assertMadeByStf,
-  attachQueueFilter,
   type Change,
   type HostIpv4Address,
   type InterfacePlan,
@@ -38,7 +37,6 @@ import {
   openSendLink,
   planInterface,
   readInterfaceState,
-  readMtu,
   type SocketHandle,
   type TunHandle,
   userIdOf,
@@ -47,7 +45,10 @@ import { IFF_MULTI_QUEUE } from "../../ffi/mod.ts";
 import { openIcmpSocket } from "../netif/icmp_socket.ts";
 import { openDataplaneTun, type TunOffloadState } from "../netif/offload.ts";
 import { dropPrivileges } from "../netif/privileges.ts";
-import { interfaceFeatures } from "../netif/ethtool.ts";
+import { attachIngressFilter } from "../netif/probe_socket.ts";
+import { readUplinkFacts } from "../netif/uplink.ts";
+import { newProbeIdentifier } from "../relay/probe.ts";
+import { RELAY_TICK_MS, type RelaySupervision, startRelaySupervision } from "./_relays.ts";
 import {
   interfaceAddressOf,
   interfaceRequestOf,
@@ -123,56 +124,35 @@ function prepareInterface(plan: InterfacePlan, offload: boolean, queues: number)
 }
 
 /**
- * Receive offloads that merge packets in ways stf cannot undo from a raw socket: fraglist GRO
- * keeps the first segment's checksum, UDP GRO loses where datagrams began (README, "The
- * uplink's receive offloads"). Plain GRO, the default, is undone.
- */
-export const UNRECOVERABLE_UPLINK_FEATURES: readonly string[] = Object.freeze([
-  "rx-gro-list",
-  "rx-udp-gro-forwarding",
-]);
-
-/**
  * Warns about what the interface holding our outer source address (the uplink, when the
- * host is single-homed) will do to the tunnel: an MTU that cannot carry a full-size packet of
- * the tunnel (its MTU + 20, RFC 4213 §3.2; PPPoE's 1492 under the default 1480: the data plane
- * copes, EMSGSIZE becomes Packet Too Big, at a round trip per peer), and receive offloads from
- * {@link UNRECOVERABLE_UPLINK_FEATURES}. Each warning says what to set.
+ * host is single-homed) will do to the tunnel (read by `lib/netif/uplink.ts`, as `stf doctor`
+ * reads it): an MTU that cannot carry a full-size packet of the tunnel (its MTU + 20, RFC 4213
+ * §3.2; PPPoE's 1492 under the default 1480: the data plane copes, EMSGSIZE becomes Packet
+ * Too Big, at a round trip per peer), and receive offloads stf cannot undo. Each warning says
+ * what to set.
  */
 function checkUplink(settings: PolicySettings, host: readonly HostIpv4Address[]): void {
-  const source = parseIpv4(settings.bindIpv4 ?? settings.ipv4);
-  const uplink = host.find((a) => a.address === source)?.interface;
-  if (uplink === undefined) return;
-  // Gone meanwhile, or no ethtool support: nothing to advise about that part.
-  const attempt = <T>(read: () => T): T | undefined => {
-    try {
-      return read();
-    } catch {
-      return undefined;
-    }
-  };
-  const uplinkMtu = attempt(() => readMtu(uplink));
-  const features = attempt(() => interfaceFeatures(uplink));
-  if (uplinkMtu !== undefined && settings.mtu + 20 > uplinkMtu) {
+  const facts = readUplinkFacts(parseIpv4(settings.bindIpv4 ?? settings.ipv4), settings.mtu, host);
+  if (facts.uplink === undefined) return;
+  if (facts.advisedMtu !== undefined) {
     log.warn(
       "MTU {mtu} of the stf interface needs {needed} on {uplink}, which has {uplinkMtu}: " +
         "larger packets are answered with ICMPv6 Packet Too Big; set mtu: {advised} " +
         "(--mtu {advised})",
       {
         mtu: settings.mtu,
-        needed: settings.mtu + 20,
-        uplink,
-        uplinkMtu,
-        advised: Math.max(1280, uplinkMtu - 20),
+        needed: facts.neededMtu,
+        uplink: facts.uplink,
+        uplinkMtu: facts.uplinkMtu,
+        advised: facts.advisedMtu,
       },
     );
   }
-  for (const feature of UNRECOVERABLE_UPLINK_FEATURES) {
-    if (features?.get(feature) !== true) continue;
+  for (const feature of facts.badFeatures) {
     log.warn(
       "{uplink} has {feature} on: the kernel merges protocol-41 packets in a way stf cannot " +
         "undo, and such packets are lost; turn it off: ethtool -K {uplink} {feature} off",
-      { uplink, feature },
+      { uplink: facts.uplink, feature },
     );
   }
 }
@@ -195,6 +175,11 @@ interface RunPlan {
   readonly offload: boolean;
   /** The protocol-41 sockets' buffers, when batches or offloads need larger ones. */
   readonly linkBufferBytes: number | undefined;
+  /**
+   * Our relay probes' identifier and source (the interface address): the receiving sockets'
+   * filter drops their replies, which the probe socket reads.
+   */
+  readonly probe: { readonly identifier: number; readonly address6: Uint8Array };
 }
 
 /** The devices of a run, closed in reverse order of opening when disposed. */
@@ -221,6 +206,8 @@ interface Running {
   operations?: Operations;
   /** The settings in force (a reload replaces them). */
   settings: PolicySettings;
+  /** The relays' probes (a router with relays), switching the egress path on a change. */
+  relays?: RelaySupervision;
   /** Why the data plane failed for good, if it did. */
   fatal?: string;
   /** Resolves when a stop signal came or the data plane failed. */
@@ -250,6 +237,7 @@ export async function runForwarder(
   const running = await startForwarding(plan, devices);
   handleSignals(plan, devices, running, signals);
   try {
+    startRelayProbes(plan, running);
     await startOperationsOf(plan, running, signals);
     dropPrivilegesIfAsked(config);
   } catch (e) {
@@ -302,6 +290,7 @@ function planRun(config: StfConfig, tuning: Partial<DataplaneTuning>): RunPlan {
     linkBufferBytes: (tuning.batch ?? DEFAULT_TUNING.batch) > 1 || offload
       ? LINK_BUFFER_BYTES
       : undefined,
+    probe: { identifier: newProbeIdentifier(), address6: parseIpv6(interfaceAddressOf(plan)) },
   };
 }
 
@@ -316,8 +305,8 @@ function warnAboutHost(plan: RunPlan): void {
 }
 
 /**
- * Step "open": per queue a receiving protocol-41 socket (with its share of the packets when
- * there are several), a sending socket and an ICMPv4 socket (each egress Worker keeps its own
+ * Step "open": per queue a receiving protocol-41 socket (its filter drops our relay probes'
+ * replies and, when there are several queues, keeps its share of the packets), a sending socket and an ICMPv4 socket (each egress Worker keeps its own
  * path MTU table), then the TUN queues, the interface reconciled with the plan.
  */
 function openDevices(plan: RunPlan): RunDevices {
@@ -325,7 +314,7 @@ function openDevices(plan: RunPlan): RunDevices {
   const { queues, linkBufferBytes: bufferBytes } = plan;
   const sockets = Array.from({ length: queues }, (_, q) => {
     const link = stack.use(openRawLink({ nonBlocking: true, bufferBytes }));
-    if (queues > 1) attachQueueFilter(link, q, queues);
+    attachIngressFilter(link, plan.probe, queues > 1 ? { queue: q, queues } : undefined);
     return {
       link,
       sender: stack.use(openSendLink({ nonBlocking: true, bufferBytes })),
@@ -399,7 +388,42 @@ function factsOf(plan: RunPlan, settings: PolicySettings): ForwarderFacts {
     ipv4: settings.ipv4,
     address: `${interfaceAddressOf(plan.interface)}/${plan.interface.prefixLength}`,
     prefix: sitePrefixText(plan.interface.ipv4, sixRdDomainOfConfig(plan.config)),
+    relay: settings.mode === "router" ? settings.relay ?? null : null,
   };
+}
+
+/**
+ * Step "start", continued: the relay probes. A change of active relay reaches the egress path
+ * through the forwarder's reload, the path SIGHUP takes (the Workers swap their settings).
+ *
+ * @throws {SyscallError} when the probe socket cannot be opened
+ */
+function startRelayProbes(plan: RunPlan, running: Running): void {
+  running.relays = startRelaySupervision({
+    config: plan.config,
+    identifier: plan.probe.identifier,
+    source4: plan.settings.bindIpv4 ?? plan.settings.ipv4,
+    source6: interfaceAddressOf(plan.interface),
+    onActive: (relay) => {
+      const next = withRelay(running.settings, relay);
+      try {
+        running.forwarder.reload(next);
+        running.settings = next;
+        running.operations?.reloaded(factsOf(plan, next));
+      } catch (e) {
+        log.error("Cannot switch to relay {relay}: {error}", {
+          relay: relay ?? "none",
+          error: e instanceof Error ? e.message : String(e),
+        });
+      }
+    },
+  });
+}
+
+/** The settings with another relay for native destinations, or none. */
+function withRelay(settings: PolicySettings, relay: string | null): PolicySettings {
+  const { relay: _, ...rest } = settings;
+  return relay === null ? rest : { ...rest, relay };
 }
 
 /** Wires the signals: stop, counters, reload (step "reload" on SIGHUP). */
@@ -436,6 +460,7 @@ async function startOperationsOf(
     counters: () => forwarder.counters(),
     queueCounters: () => forwarder.queueCounters(),
     healthy: () => running.fatal === undefined,
+    relays: () => running.relays?.view() ?? [],
     metrics: plan.config.metrics,
     ...(signals.controlSocket === undefined ? {} : { controlSocket: signals.controlSocket }),
     onWarning: (message) => log.warn("{message}", { message }),
@@ -458,7 +483,8 @@ function dropPrivilegesIfAsked(config: StfConfig): void {
 
 /**
  * Step "supervise": from here a signal is acted on. Prints the counters every
- * `stats-interval`, watches the health once a second, until a stop signal or a failure.
+ * `stats-interval`; one loop probes the relays every {@link RELAY_TICK_MS} and watches the
+ * health once a second, until a stop signal or a failure.
  */
 async function supervise(plan: RunPlan, running: Running): Promise<void> {
   const { config } = plan;
@@ -476,12 +502,17 @@ async function supervise(plan: RunPlan, running: Running): Promise<void> {
       config.statsInterval * 1000,
     )
     : undefined;
-  const health = setInterval(watchHealth(running.forwarder, () => running.settings), 1000);
+  const health = watchHealth(running.forwarder, () => running.settings);
+  let ticks = 0;
+  const loop = setInterval(() => {
+    running.relays?.tick();
+    if (++ticks % (1000 / RELAY_TICK_MS) === 0) health();
+  }, RELAY_TICK_MS);
   try {
     await running.stopped;
   } finally {
     running.operations?.stopping();
-    clearInterval(health);
+    clearInterval(loop);
     if (stats !== undefined) clearInterval(stats);
   }
 }
@@ -513,7 +544,12 @@ function reload(plan: RunPlan, devices: RunDevices, running: Running, next: StfC
         `${interfaceAddressOf(nextPlan)} on reload: restart stf`,
     );
   }
-  const settings = policySettingsOf(next, nextPlan, ipv4AddressesOfHost());
+  // The relays first: the new list decides which one the egress path uses.
+  running.relays?.reload(next);
+  const planned = policySettingsOf(next, nextPlan, ipv4AddressesOfHost());
+  const settings = planned.mode === "router"
+    ? withRelay(planned, running.relays?.active ?? null)
+    : planned;
   running.forwarder.reload(settings);
   running.settings = settings;
   const reconciled = applyInterfacePlan(nextPlan, { tun: devices.tun });
@@ -531,8 +567,9 @@ function reload(plan: RunPlan, devices: RunDevices, running: Running, next: StfC
   });
 }
 
-/** Step "stop": the Workers, then the control socket and metrics endpoint. */
+/** Step "stop": the relay probes, the Workers, then the control socket and metrics endpoint. */
 async function stopForwarding(running: Running): Promise<void> {
+  running.relays?.close();
   await running.forwarder.stop();
   await running.operations?.close();
 }
