@@ -23,7 +23,7 @@ import {
   parseIpv6,
 } from "../addr/mod.ts";
 import type { ConfigOverrides, StfConfig } from "../config/mod.ts";
-import { controlSocketPath, queryControl } from "../control/mod.ts";
+import { defaultControlSocketPaths, queryControl } from "../control/mod.ts";
 import {
   type HostIpv4Address,
   ipv4AddressesOfHost,
@@ -374,20 +374,24 @@ function checkSixToFourClaims(name: string, ownPrefix: Uint8Array | undefined): 
 }
 
 async function checkForwarder(name: string, socket: string | undefined): Promise<DoctorCheck> {
-  const path = socket ?? controlSocketPath(name);
+  // The same rule as `stf status`: the socket `stf run` listens on in this network namespace.
+  const candidates = socket === undefined ? defaultControlSocketPaths(name) : [socket];
   try {
-    const status = await queryControl(path, { timeoutMs: 1000 });
-    if (status === undefined) {
+    for (const path of candidates) {
+      const status = await queryControl(path, { timeoutMs: 1000 });
+      if (status === undefined) continue;
+      const relay = status.relay == null ? "" : `, relay ${status.relay}`;
       return check(
         "forwarder",
         "ok",
-        `No forwarder running on ${name} (nothing answers on ${path})`,
+        `Forwarder running, pid ${status.pid}, mode ${status.mode}, own IPv4 ${status.ipv4}` +
+          relay,
       );
     }
     return check(
       "forwarder",
       "ok",
-      `Forwarder running, pid ${status.pid}, mode ${status.mode}, own IPv4 ${status.ipv4}`,
+      `No forwarder running on ${name} (nothing answers on ${candidates[0]})`,
     );
   } catch (e) {
     return check("forwarder", "warn", e instanceof Error ? e.message : String(e));
