@@ -88,12 +88,22 @@ Deno.test({
 });
 
 Deno.test({
+  name: "bash completes the relay probe flags of `stf run` and `stf doctor --pe`",
+  ignore: noBash !== undefined,
+  ...sanitize,
+  fn: () => {
+    assert.deepEqual(completeBash("stf run --relay-probe-f"), ["--relay-probe-failures"]);
+    assert.deepEqual(completeBash("stf doctor --pe"), ["--peer"]);
+  },
+});
+
+Deno.test({
   name: "bash completes the subcommands from `stf ` (one CLI definition)",
   ignore: noBash !== undefined,
   ...sanitize,
   fn: () => {
     const commands = completeBash("stf ");
-    for (const c of ["prefix", "decode", "up", "down", "run", "check-config"]) {
+    for (const c of ["prefix", "decode", "up", "down", "run", "check-config", "doctor"]) {
       assert.ok(commands.includes(c), `${c} in ${commands.join(" ")}`);
     }
   },
