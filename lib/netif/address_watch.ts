@@ -60,6 +60,11 @@ export interface AddressChange {
 export interface AddressWatchOptions {
   /** Called after each burst of events, with the addresses read afterwards. */
   readonly onChange: (change: AddressChange) => void;
+  /**
+   * Called at once with the events of each read, before the settle time: for what cannot wait
+   * (the address in force removed: stop sending from it now).
+   */
+  readonly onEvents?: (events: readonly AddressEvent[]) => void;
   /** Called once when the watcher stops by itself on an error (it no longer follows). */
   readonly onError?: (error: Error) => void;
   /** How long to wait after an event for more of the same burst, ms (default 100). */
@@ -173,6 +178,7 @@ export function watchIpv4Addresses(options: AddressWatchOptions): AddressWatcher
         return `recv on the rtnetlink socket failed: ${strerror(code)}`;
       }
       const parsed = parseAddressMessages(buffer, n);
+      if (parsed.events.length > 0) options.onEvents?.(parsed.events);
       pending.push(...parsed.events);
       if (parsed.lost || parsed.truncated) pendingLost = true;
     }

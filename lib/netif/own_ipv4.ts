@@ -132,9 +132,10 @@ export function planOwnIpv4(
     return { kind: "pause", state: { plan: state.plan, paused: why }, why };
   }
   if (next.ipv4 === current) {
-    // The plan in force stays (other keys change only through a reload).
-    if (state.paused === undefined) return { kind: "none", state };
-    return { kind: "resume", state: { plan: state.plan } };
+    // The same address: the plan is the one just made, so that a reload's other keys (MTU,
+    // routes, relay) come with it; without a reload it equals the plan in force.
+    if (state.paused === undefined) return { kind: "none", state: { plan: next } };
+    return { kind: "resume", state: { plan: next } };
   }
   return {
     kind: "change",
