@@ -24,6 +24,12 @@ export interface ForwarderFacts {
   readonly address: string;
   /** The site prefix (`2002:c633:640a::/48`, or the 6rd delegated prefix). */
   readonly prefix: string;
+  /** Why egress is paused (`own-ipv4-unavailable`); absent while forwarding. */
+  readonly ownIpv4Unavailable?: string;
+  /** Changes of the own IPv4 address followed since the start (default 0). */
+  readonly addressChanges?: number;
+  /** Runs of the on-prefix-change hook that failed (default 0). */
+  readonly prefixHookFailures?: number;
 }
 
 /** Options of {@link startOperations}. */
@@ -75,6 +81,10 @@ export function sitePrefixText(ipv4: Ipv4Address, domain?: SixRdDomain): string 
 }
 
 function statusLine(name: string, facts: ForwarderFacts): string {
+  if (facts.ownIpv4Unavailable !== undefined) {
+    return `Egress paused on ${name}: own IPv4 ${facts.ipv4} unavailable ` +
+      `(${facts.ownIpv4Unavailable.split("\n")[0]})`;
+  }
   return `Forwarding on ${name}: ${facts.address}, own IPv4 ${facts.ipv4}, mode ${facts.mode}`;
 }
 
@@ -126,6 +136,9 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
         pid: Deno.pid,
         version: VERSION,
         ...facts,
+        ownIpv4Unavailable: facts.ownIpv4Unavailable ?? null,
+        addressChanges: facts.addressChanges ?? 0,
+        prefixHookFailures: facts.prefixHookFailures ?? 0,
         startedAt,
         counters: options.counters(),
         queues: options.queueCounters?.() ?? [],
