@@ -5,8 +5,9 @@
  * configuration (a broken one is reported and the old one stays); SIGUSR2 prints the counters.
  *
  * `runForwarder` reads as its steps, each a function below: plan, warn, open, start (the
- * Workers, then the control socket and metrics), drop privileges, supervise, reload (on
- * SIGHUP), stop.
+ * Workers, then the control socket and metrics), follow (the own IPv4 address, from rtnetlink
+ * events: `_follow.ts`), drop privileges, supervise, reload (on SIGHUP, in turn with the
+ * address steps), stop.
  *
  * @module
  */
@@ -48,18 +49,9 @@ import { openIcmpSocket } from "../netif/icmp_socket.ts";
 import { openDataplaneTun, type TunOffloadState } from "../netif/offload.ts";
 import { dropPrivileges } from "../netif/privileges.ts";
 import { interfaceFeatures } from "../netif/ethtool.ts";
-import {
-  interfaceAddressOf,
-  interfaceRequestOf,
-  policySettingsOf,
-  sixRdDomainOfConfig,
-} from "./_settings.ts";
-import {
-  type ForwarderFacts,
-  type Operations,
-  sitePrefixText,
-  startOperations,
-} from "../control/mod.ts";
+import { interfaceAddressOf, interfaceRequestOf, policySettingsOf } from "./_settings.ts";
+import { OwnIpv4Follower } from "./_follow.ts";
+import { type ForwarderFacts, type Operations, startOperations } from "../control/mod.ts";
 
 /**
  * The process signals `run` acts on, wired by `main.ts` (the only place for signal
@@ -217,6 +209,8 @@ interface RunDevices extends Disposable {
 interface Running {
   /** The data plane. */
   readonly forwarder: Forwarder;
+  /** The own IPv4 address followed, and the one queue of address steps and reloads. */
+  readonly follower: OwnIpv4Follower;
   /** The control socket, metrics endpoint and systemd notifications. */
   operations?: Operations;
   /** The settings in force (a reload replaces them). */
@@ -248,9 +242,10 @@ export async function runForwarder(
   warnAboutHost(plan);
   using devices = openDevices(plan);
   const running = await startForwarding(plan, devices);
-  handleSignals(plan, devices, running, signals);
+  handleSignals(plan, running, signals);
   try {
     await startOperationsOf(plan, running, signals);
+    startFollowing(running);
     dropPrivilegesIfAsked(config);
   } catch (e) {
     await stopForwarding(running);
@@ -357,12 +352,19 @@ function openDevices(plan: RunPlan): RunDevices {
   };
 }
 
-/** Step "start": one Worker per direction and queue on the devices' fds. */
+/**
+ * Step "start": one Worker per direction and queue on the devices' fds, and the follower of
+ * the own IPv4 address (not watching yet), whose steps act on them.
+ */
 async function startForwarding(plan: RunPlan, devices: RunDevices): Promise<Running> {
   const { sockets, tun, more } = devices;
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (stop = resolve));
-  const running: Omit<Running, "forwarder"> = { settings: plan.settings, stopped, stop };
+  const running: Omit<Running, "forwarder" | "follower"> = {
+    settings: plan.settings,
+    stopped,
+    stop,
+  };
   const forwarder = await startThreadedForwarder(
     {
       tunName: tun.name,
@@ -389,32 +391,52 @@ async function startForwarding(plan: RunPlan, devices: RunDevices): Promise<Runn
       },
     },
   );
-  return Object.assign(running, { forwarder });
+  const withForwarder = Object.assign(running, { forwarder });
+  // The own IPv4 address and SIGHUP reloads, one step at a time (README, "A changing public
+  // IPv4"): the policy swapped in both Workers first, then the interface (MTU, address,
+  // routes; never torn down), then the status, metrics and systemd.
+  const follower = new OwnIpv4Follower({
+    config: plan.config,
+    plan: plan.interface,
+    effects: {
+      swapPolicy(next, icmpSource) {
+        forwarder.reload(next, icmpSource); // validates first: throws and changes nothing
+        withForwarder.settings = next;
+      },
+      applyPlan(next) {
+        const reconciled = applyInterfacePlan(next, { tun: devices.tun }).changes;
+        devices.changed.push(...reconciled);
+        return reconciled;
+      },
+      publish: () => withForwarder.operations?.reloaded(factsOf(all)),
+    },
+  });
+  const all: Running = Object.assign(withForwarder, { follower });
+  return all;
 }
 
-/** What the control socket and the metrics say about the forwarder's settings. */
-function factsOf(plan: RunPlan, settings: PolicySettings): ForwarderFacts {
+/** What the control socket, the metrics and systemd say about the forwarder. */
+function factsOf(running: Running): ForwarderFacts {
+  const f = running.follower.facts;
   return {
-    mode: settings.mode,
-    ipv4: settings.ipv4,
-    address: `${interfaceAddressOf(plan.interface)}/${plan.interface.prefixLength}`,
-    prefix: sitePrefixText(plan.interface.ipv4, sixRdDomainOfConfig(plan.config)),
+    mode: running.settings.mode,
+    ipv4: formatIpv4(f.plan.ipv4),
+    address: `${interfaceAddressOf(f.plan)}/${f.plan.prefixLength}`,
+    prefix: f.prefix,
+    ...(f.paused === undefined ? {} : { ownIpv4Unavailable: f.paused }),
+    addressChanges: f.addressChanges,
+    prefixHookFailures: f.prefixHookFailures,
   };
 }
 
 /** Wires the signals: stop, counters, reload (step "reload" on SIGHUP). */
-function handleSignals(
-  plan: RunPlan,
-  devices: RunDevices,
-  running: Running,
-  signals: RunSignals,
-): void {
+function handleSignals(plan: RunPlan, running: Running, signals: RunSignals): void {
   signals.onStop(() => running.stop());
   signals.onStats(() => printCounters(running.forwarder.counters(), plan.config, "stats"));
   signals.onReload(() => {
     log.info("Reloading the configuration (SIGHUP)");
     signals.reloadConfig()
-      .then((next) => reload(plan, devices, running, next))
+      .then((next) => reload(running, next))
       .catch((e) => {
         log.error("Configuration not reloaded, the previous one stays in force: {error}", {
           error: e instanceof Error ? e.message : String(e),
@@ -432,7 +454,7 @@ async function startOperationsOf(
   const { forwarder } = running;
   running.operations = await startOperations({
     name: plan.interface.name,
-    facts: factsOf(plan, running.settings),
+    facts: factsOf(running),
     counters: () => forwarder.counters(),
     queueCounters: () => forwarder.queueCounters(),
     healthy: () => running.fatal === undefined,
@@ -440,6 +462,21 @@ async function startOperationsOf(
     ...(signals.controlSocket === undefined ? {} : { controlSocket: signals.controlSocket }),
     onWarning: (message) => log.warn("{message}", { message }),
   });
+}
+
+/**
+ * Step "follow": the rtnetlink watcher of the own IPv4 address starts (it needs no privilege).
+ * Where there is no rtnetlink (a restricted sandbox), stf forwards with the address of the
+ * start and says so.
+ */
+function startFollowing(running: Running): void {
+  try {
+    running.follower.start();
+  } catch (e) {
+    log.warn("Cannot follow the own IPv4 address: {error}; a change will need SIGHUP", {
+      error: e instanceof Error ? e.message : String(e),
+    });
+  }
 }
 
 /**
@@ -476,7 +513,7 @@ async function supervise(plan: RunPlan, running: Running): Promise<void> {
       config.statsInterval * 1000,
     )
     : undefined;
-  const health = setInterval(watchHealth(running.forwarder, () => running.settings), 1000);
+  const health = setInterval(watchHealth(running.forwarder), 1000);
   try {
     await running.stopped;
   } finally {
@@ -487,67 +524,40 @@ async function supervise(plan: RunPlan, running: Running): Promise<void> {
 }
 
 /**
- * Step "reload": plans again from the new configuration, applies the settings to the data
- * plane (validated first: a bad one throws and changes nothing), then reconciles the
- * interface (MTU, address, routes), never torn down. The name and the address stay.
+ * Step "reload": through the follower's queue, so that it never interleaves with an address
+ * step. The new configuration is planned against the host's addresses now (its address may
+ * change: the same steps as a new own IPv4), the settings go to the data plane (validated
+ * first: a bad one throws and changes nothing), then the interface is reconciled (MTU,
+ * address, routes), never torn down.
  *
- * @throws {RangeError} when the name or the address would change (restart stf)
+ * @throws {RangeError} when the interface's name would change (restart stf)
  * @throws {PolicyError} when the new settings do not compile
  */
-function reload(plan: RunPlan, devices: RunDevices, running: Running, next: StfConfig): void {
-  const name = plan.interface.name;
-  const nextPlan = planInterface(interfaceRequestOf(next), {
-    ipv4Addresses: ipv4AddressesOfHost(),
-    userIdOf,
-  });
-  if (nextPlan.name !== name) {
-    throw new RangeError(
-      `Cannot rename the interface from "${name}" to "${nextPlan.name}" on reload: ` +
-        `restart stf`,
-    );
-  }
-  const address = interfaceAddressOf(plan.interface);
-  if (interfaceAddressOf(nextPlan) !== address) {
-    throw new RangeError(
-      `Cannot change the address of "${name}" from ${address} to ` +
-        `${interfaceAddressOf(nextPlan)} on reload: restart stf`,
-    );
-  }
-  const settings = policySettingsOf(next, nextPlan, ipv4AddressesOfHost());
-  running.forwarder.reload(settings);
-  running.settings = settings;
-  const reconciled = applyInterfacePlan(nextPlan, { tun: devices.tun });
-  devices.changed.push(...reconciled.changes);
-  if (reconciled.changes.length > 0) {
-    log.info("Interface {name} reconciled: {changes}", {
-      name,
-      changes: reconciled.changes.map((c) => c.description).join("; "),
-    });
-  }
-  running.operations?.reloaded(factsOf(plan, settings));
+async function reload(running: Running, next: StfConfig): Promise<void> {
+  await running.follower.reload(next);
   log.info("Configuration reloaded: mode {mode}, relay {relay}", {
-    mode: settings.mode,
-    relay: settings.relay ?? "none",
+    mode: running.settings.mode,
+    relay: running.settings.relay ?? "none",
   });
 }
 
-/** Step "stop": the Workers, then the control socket and metrics endpoint. */
+/** Step "stop": the address watcher, the Workers, then the control socket and metrics endpoint. */
 async function stopForwarding(running: Running): Promise<void> {
+  await running.follower.close();
   await running.forwarder.stop();
   await running.operations?.close();
 }
 
 /**
  * Returns a once-a-second check that logs what the counters cannot say by themselves: packets
- * the kernel refused (I/O errors: the IPv4 address gone, a firewall rule, no route), and our
- * IPv4 address leaving or coming back to the host. At most one line per second per kind.
+ * the kernel refused (I/O errors: a firewall rule, no route). At most one line per second per
+ * direction. (Our IPv4 address leaving or coming back is followed by {@link OwnIpv4Follower},
+ * from rtnetlink events.)
  *
  * @param forwarder the running forwarder
- * @param settings the settings in force (own and bind address)
  */
-function watchHealth(forwarder: Forwarder, settings: () => PolicySettings): () => void {
+function watchHealth(forwarder: Forwarder): () => void {
   let lastErrors = { egress: 0, ingress: 0 };
-  let addressPresent = true;
   return () => {
     const counters = forwarder.counters();
     for (const direction of ["egress", "ingress"] as const) {
@@ -561,20 +571,6 @@ function watchHealth(forwarder: Forwarder, settings: () => PolicySettings): () =
       }
     }
     lastErrors = { egress: counters.egress.ioErrors, ingress: counters.ingress.ioErrors };
-    const local = settings().bindIpv4 ?? settings().ipv4;
-    const present = ipv4AddressesOfHost().some((a) => formatIpv4(a.address) === local);
-    if (present !== addressPresent) {
-      addressPresent = present;
-      if (present) log.info("The IPv4 address {address} is back on this host", { address: local });
-      else {
-        log.warn(
-          "The IPv4 address {address} is gone from this host: sends will fail until it is back",
-          {
-            address: local,
-          },
-        );
-      }
-    }
   };
 }
 
