@@ -304,7 +304,7 @@ labTest(
       // Both at once: the change and the reload race through stf's one queue.
       await Promise.all([
         lab.site.run`sh -c ${`ip addr del ${OLD4}/24 dev eth0; ip addr add ${NEW4}/24 dev eth0`}`,
-        (async () => site.signal("SIGHUP"))(),
+        Promise.resolve().then(() => site.signal("SIGHUP")),
       ]);
       await waitUntil(() => pingOnce(lab.lan, NEW_HOST), "no reply under the new prefix", 5_000);
       await waitUntil(
