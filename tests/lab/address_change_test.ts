@@ -206,10 +206,13 @@ labTest(
         .map(([r, n]) => [r, n - (mid.ingress.dropped[r] ?? 0)] as const)
         .filter(([, n]) => n > 0);
       assert.deepEqual(ingressDrops, [["inner-dst-mismatch", 3]], "named and counted");
-      // The LAN host's old-source packets after the change: dropped by egress as src-not-own.
-      assert.ok(
-        after.egress.dropped["src-not-own"] > before.egress.dropped["src-not-own"],
-        `old-prefix packets from the LAN dropped: ${JSON.stringify(after.egress.dropped)}`,
+      // The LAN host's packets meanwhile: held while the address was gone, then (until the
+      // hook removed its old address) refused as src-not-own. How many of each depends on
+      // timing, so they are shown, not asserted.
+      const drops = (r: string) => after.egress.dropped[r] - before.egress.dropped[r];
+      console.log(
+        `egress during the change: ${drops("own-ipv4-unavailable")} own-ipv4-unavailable, ` +
+          `${drops("src-not-own")} src-not-own`,
       );
 
       // No packet left with the old outer source once the new address was in place.
@@ -323,6 +326,38 @@ labTest(
       await waitUntil(async () => (await hookLines(lab)).length > 0, "the hook did not run");
       assert.equal((await hookLines(lab)).length, 1, "the hook ran once");
       assert.equal(site.status, undefined, "stf stays up");
+    } finally {
+      await site.stop("SIGKILL", 2_000);
+      await peer.stop("SIGKILL", 2_000);
+    }
+  },
+);
+
+labTest(
+  "a new uplink address that is not global is refused: egress pauses, naming allow-non-global",
+  async () => {
+    await using lab = await buildLab();
+    const site = await startSite(lab);
+    const peer = await startPeer(lab);
+    try {
+      assert.ok(await pingOnce(lab.lan, OLD_HOST), "before: the tunnel works");
+      await lab.site.run`ip addr del ${OLD4}/24 dev eth0`;
+      await lab.site.run`ip addr add 10.1.2.3/24 dev eth0`;
+      await waitUntil(
+        () => site.logRecords().some((r) => /Egress paused/.test(String(r.message))),
+        `no pause logged:\n${site.output()}`,
+      );
+      const status = await siteStatus(lab);
+      assert.match(String(status.ownIpv4Unavailable), /"10\.1\.2\.3".*--allow-non-global/);
+      assert.equal(status.ipv4, OLD4, "the address in force stays");
+      const before = await site.counters();
+      assert.equal(await pingOnce(lab.lan), false);
+      const after = await site.counters();
+      assert.ok(
+        after.egress.dropped["own-ipv4-unavailable"] >
+          before.egress.dropped["own-ipv4-unavailable"],
+      );
+      assert.deepEqual(await hookLines(lab), [], "no new prefix: no hook");
     } finally {
       await site.stop("SIGKILL", 2_000);
       await peer.stop("SIGKILL", 2_000);
