@@ -3,6 +3,8 @@
  * creates and configures one, removed again on exit), opens the protocol-41 and ICMPv4 raw
  * sockets, and forwards in one Worker per direction until told to stop. SIGHUP reloads the
  * configuration (a broken one is reported and the old one stays); SIGUSR2 prints the counters.
+ * The own IPv4 address is followed from rtnetlink events (`_follow.ts`): a new one re-addresses
+ * the interface and swaps the policy, a missing one pauses egress.
  *
  * `runForwarder` reads as its steps, each a function below: plan, warn, open, start (the
  * Workers, then the control socket and metrics), follow (the own IPv4 address, from rtnetlink
