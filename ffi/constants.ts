@@ -126,6 +126,37 @@ export const AF_INET = 2;
 export const AF_INET6 = 10;
 /** `AF_NETLINK`. */
 export const AF_NETLINK = 16;
+
+// <linux/netlink.h>, <linux/rtnetlink.h>, <linux/if_addr.h>: the address events stf follows
+
+/** `NETLINK_ROUTE`: the rtnetlink protocol of an `AF_NETLINK` socket. */
+export const NETLINK_ROUTE = 0;
+/** `RTMGRP_IPV4_IFADDR`: the multicast group of IPv4 address changes (bind's `nl_groups`). */
+export const RTMGRP_IPV4_IFADDR = 0x10;
+/** `NLMSG_NOOP`: a message to skip. */
+export const NLMSG_NOOP = 1;
+/** `NLMSG_ERROR`: an error (or acknowledgement) message. */
+export const NLMSG_ERROR = 2;
+/** `NLMSG_DONE`: the end of a multipart message. */
+export const NLMSG_DONE = 3;
+/** `NLMSG_OVERRUN`: data lost. */
+export const NLMSG_OVERRUN = 4;
+/** `RTM_NEWADDR`: an address was added (or changed). */
+export const RTM_NEWADDR = 20;
+/** `RTM_DELADDR`: an address was removed. */
+export const RTM_DELADDR = 21;
+/** `IFA_ADDRESS`: the (peer) address attribute of an `ifaddrmsg`. */
+export const IFA_ADDRESS = 1;
+/** `IFA_LOCAL`: the local address attribute (differs from `IFA_ADDRESS` on point-to-point). */
+export const IFA_LOCAL = 2;
+/** `IFA_LABEL`: the interface name (label) attribute, NUL-terminated. */
+export const IFA_LABEL = 3;
+/** `IFA_BROADCAST`: the broadcast address attribute. */
+export const IFA_BROADCAST = 4;
+/** `IFA_FLAGS`: the 32-bit flags attribute (`ifa_flags` holds only the low 8 bits). */
+export const IFA_FLAGS = 8;
+/** `NLMSG_ALIGNTO` and `RTA_ALIGNTO`: netlink messages and attributes are 4-byte aligned. */
+export const NETLINK_ALIGN = 4;
 /** `SOCK_DGRAM`. */
 export const SOCK_DGRAM = 2;
 /** `SOCK_RAW`. */

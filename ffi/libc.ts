@@ -36,6 +36,16 @@ export const LIBC_SYMBOLS = {
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  // The same poll on Deno's blocking thread pool, returning a Promise: the main thread waits
+  // for rtnetlink events without a timer and without blocking its event loop. errno of that
+  // thread is not readable here: a -1 is only "try again".
+  pollAsync: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "i32" },
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
   recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },

@@ -9,3 +9,4 @@ export * from "./errors.ts";
 export * from "./fd.ts";
 export * from "./libc.ts";
 export * from "./structs.ts";
+export * from "./structs_netlink.ts";

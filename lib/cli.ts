@@ -286,6 +286,10 @@ const runCommand = command(
       description:
         message`Drop root to this user once the devices are open (setgroups, setgid, setuid).`,
     })),
+    onPrefixChange: optional(option("--on-prefix-change", string({ metavar: "PATH" }), {
+      description:
+        message`Run this executable with OLD_PREFIX NEW_PREFIX after the own IPv4 address changed (STF_* environment).`,
+    })),
     batch: optional(option("--batch", integer({ min: 1, max: 1024, metavar: "N" }), {
       description: message`Tuning: packets per batch syscall (default 64; 1 turns batching off).`,
     })),
@@ -567,6 +571,7 @@ function overridesOf(p: Extract<Parsed, { command: "up" | "run" }>): ConfigOverr
     statsInterval: run?.statsInterval,
     user: run?.user,
     metrics: run?.metrics,
+    onPrefixChange: run?.onPrefixChange,
     log: log && prune(log),
   }) as ConfigOverrides;
 }

@@ -36,6 +36,8 @@ export interface RelaySupervision extends Disposable {
   tick(): void;
   /** Applies a reloaded configuration's relays (SIGHUP). */
   reload(config: StfConfig): void;
+  /** Probes from our new addresses (the own IPv4 address changed). */
+  setSources(source4: string, source6: string): void;
   /** Stops probing and closes the probe socket. */
   close(): void;
 }
@@ -120,13 +122,13 @@ export function startRelaySupervision(options: RelaySupervisionOptions): RelaySu
   let supervisor: RelaySupervisor | undefined;
   let active: string | null = null;
   let closed = false;
+  let sources = { source4: options.source4, source6: parseIpv6(options.source6) };
   const start = (settings: RelayProbeSettings) => {
     socket = openProbeSocket(identifier);
     supervisor = new RelaySupervisor({
       ...settings,
       link: socket,
-      source4: options.source4,
-      source6: parseIpv6(options.source6),
+      ...sources,
       identifier,
       ttl: options.config.ttl,
       onEvent: (event) => {
@@ -174,6 +176,10 @@ export function startRelaySupervision(options: RelaySupervisionOptions): RelaySu
           active = settings.relays[0];
         }
       }
+    },
+    setSources(source4, source6) {
+      sources = { source4, source6: parseIpv6(source6) };
+      supervisor?.setSources(sources.source4, sources.source6);
     },
     close,
     [Symbol.dispose]: close,

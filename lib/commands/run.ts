@@ -3,10 +3,13 @@
  * creates and configures one, removed again on exit), opens the protocol-41 and ICMPv4 raw
  * sockets, and forwards in one Worker per direction until told to stop. SIGHUP reloads the
  * configuration (a broken one is reported and the old one stays); SIGUSR2 prints the counters.
+ * The own IPv4 address is followed from rtnetlink events (`_follow.ts`): a new one re-addresses
+ * the interface and swaps the policy, a missing one pauses egress.
  *
  * `runForwarder` reads as its steps, each a function below: plan, warn, open, start (the
- * Workers, the relay probes, then the control socket and metrics), drop privileges, supervise,
- * reload (on SIGHUP), stop.
+ * Workers, the relay probes, then the control socket and metrics), follow (the own IPv4
+ * address, from rtnetlink events: `_follow.ts`), drop privileges, supervise, reload (on SIGHUP,
+ * in turn with the address steps), stop.
  *
  * @module
  */
@@ -49,18 +52,9 @@ import { attachIngressFilter } from "../netif/probe_socket.ts";
 import { readUplinkFacts } from "../netif/uplink.ts";
 import { newProbeIdentifier } from "../relay/probe.ts";
 import { RELAY_TICK_MS, type RelaySupervision, startRelaySupervision } from "./_relays.ts";
-import {
-  interfaceAddressOf,
-  interfaceRequestOf,
-  policySettingsOf,
-  sixRdDomainOfConfig,
-} from "./_settings.ts";
-import {
-  type ForwarderFacts,
-  type Operations,
-  sitePrefixText,
-  startOperations,
-} from "../control/mod.ts";
+import { interfaceAddressOf, interfaceRequestOf, policySettingsOf } from "./_settings.ts";
+import { OwnIpv4Follower } from "./_follow.ts";
+import { type ForwarderFacts, type Operations, startOperations } from "../control/mod.ts";
 
 /**
  * The process signals `run` acts on, wired by `main.ts` (the only place for signal
@@ -202,6 +196,8 @@ interface RunDevices extends Disposable {
 interface Running {
   /** The data plane. */
   readonly forwarder: Forwarder;
+  /** The own IPv4 address followed, and the one queue of address steps and reloads. */
+  readonly follower: OwnIpv4Follower;
   /** The control socket, metrics endpoint and systemd notifications. */
   operations?: Operations;
   /** The settings in force (a reload replaces them). */
@@ -235,10 +231,11 @@ export async function runForwarder(
   warnAboutHost(plan);
   using devices = openDevices(plan);
   const running = await startForwarding(plan, devices);
-  handleSignals(plan, devices, running, signals);
+  handleSignals(plan, running, signals);
   try {
     startRelayProbes(plan, running);
     await startOperationsOf(plan, running, signals);
+    startFollowing(running);
     dropPrivilegesIfAsked(config);
   } catch (e) {
     await stopForwarding(running);
@@ -346,12 +343,19 @@ function openDevices(plan: RunPlan): RunDevices {
   };
 }
 
-/** Step "start": one Worker per direction and queue on the devices' fds. */
+/**
+ * Step "start": one Worker per direction and queue on the devices' fds, and the follower of
+ * the own IPv4 address (not watching yet), whose steps act on them.
+ */
 async function startForwarding(plan: RunPlan, devices: RunDevices): Promise<Running> {
   const { sockets, tun, more } = devices;
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (stop = resolve));
-  const running: Omit<Running, "forwarder"> = { settings: plan.settings, stopped, stop };
+  const running: Omit<Running, "forwarder" | "follower"> = {
+    settings: plan.settings,
+    stopped,
+    stop,
+  };
   const forwarder = await startThreadedForwarder(
     {
       tunName: tun.name,
@@ -378,17 +382,49 @@ async function startForwarding(plan: RunPlan, devices: RunDevices): Promise<Runn
       },
     },
   );
-  return Object.assign(running, { forwarder });
+  const withForwarder = Object.assign(running, { forwarder });
+  // The own IPv4 address and SIGHUP reloads, one step at a time (README, "A changing public
+  // IPv4"): the policy swapped in both Workers first, then the interface (MTU, address,
+  // routes; never torn down), then the status, metrics and systemd.
+  const follower = new OwnIpv4Follower({
+    config: plan.config,
+    plan: plan.interface,
+    effects: {
+      swapPolicy(planned, icmpSource) {
+        // A router keeps the relay its probes chose, not the configuration's first one.
+        const relays = withForwarder.relays;
+        const next = planned.mode === "router" && relays !== undefined
+          ? withRelay(planned, relays.active)
+          : planned;
+        forwarder.reload(next, icmpSource); // validates first: throws and changes nothing
+        withForwarder.settings = next;
+        // The probes leave from, and their replies come back to, our addresses now.
+        followProbes(plan, devices, withForwarder, next, icmpSource);
+      },
+      applyPlan(next) {
+        const reconciled = applyInterfacePlan(next, { tun: devices.tun }).changes;
+        devices.changed.push(...reconciled);
+        return reconciled;
+      },
+      publish: () => withForwarder.operations?.reloaded(factsOf(all)),
+    },
+  });
+  const all: Running = Object.assign(withForwarder, { follower });
+  return all;
 }
 
-/** What the control socket and the metrics say about the forwarder's settings. */
-function factsOf(plan: RunPlan, settings: PolicySettings): ForwarderFacts {
+/** What the control socket, the metrics and systemd say about the forwarder. */
+function factsOf(running: Running): ForwarderFacts {
+  const f = running.follower.facts;
   return {
-    mode: settings.mode,
-    ipv4: settings.ipv4,
-    address: `${interfaceAddressOf(plan.interface)}/${plan.interface.prefixLength}`,
-    prefix: sitePrefixText(plan.interface.ipv4, sixRdDomainOfConfig(plan.config)),
-    relay: settings.mode === "router" ? settings.relay ?? null : null,
+    mode: running.settings.mode,
+    ipv4: formatIpv4(f.plan.ipv4),
+    address: `${interfaceAddressOf(f.plan)}/${f.plan.prefixLength}`,
+    prefix: f.prefix,
+    relay: running.settings.mode === "router" ? running.settings.relay ?? null : null,
+    ...(f.paused === undefined ? {} : { ownIpv4Unavailable: f.paused }),
+    addressChanges: f.addressChanges,
+    prefixHookFailures: f.prefixHookFailures,
   };
 }
 
@@ -409,7 +445,7 @@ function startRelayProbes(plan: RunPlan, running: Running): void {
       try {
         running.forwarder.reload(next);
         running.settings = next;
-        running.operations?.reloaded(factsOf(plan, next));
+        running.operations?.reloaded(factsOf(running));
       } catch (e) {
         log.error("Cannot switch to relay {relay}: {error}", {
           relay: relay ?? "none",
@@ -420,6 +456,29 @@ function startRelayProbes(plan: RunPlan, running: Running): void {
   });
 }
 
+/**
+ * After the own address changed: the probes' sources, and the receiving sockets' filter that
+ * keeps their replies (now to the new interface address) out of the ingress path.
+ */
+function followProbes(
+  plan: RunPlan,
+  devices: RunDevices,
+  running: Pick<Running, "relays">,
+  settings: PolicySettings,
+  icmpSource: string,
+): void {
+  const address6 = parseIpv6(icmpSource);
+  const queues = devices.sockets.length;
+  devices.sockets.forEach(({ link }, q) =>
+    attachIngressFilter(
+      link,
+      { identifier: plan.probe.identifier, address6 },
+      queues > 1 ? { queue: q, queues } : undefined,
+    )
+  );
+  running.relays?.setSources(settings.bindIpv4 ?? settings.ipv4, icmpSource);
+}
+
 /** The settings with another relay for native destinations, or none. */
 function withRelay(settings: PolicySettings, relay: string | null): PolicySettings {
   const { relay: _, ...rest } = settings;
@@ -427,18 +486,13 @@ function withRelay(settings: PolicySettings, relay: string | null): PolicySettin
 }
 
 /** Wires the signals: stop, counters, reload (step "reload" on SIGHUP). */
-function handleSignals(
-  plan: RunPlan,
-  devices: RunDevices,
-  running: Running,
-  signals: RunSignals,
-): void {
+function handleSignals(plan: RunPlan, running: Running, signals: RunSignals): void {
   signals.onStop(() => running.stop());
   signals.onStats(() => printCounters(running.forwarder.counters(), plan.config, "stats"));
   signals.onReload(() => {
     log.info("Reloading the configuration (SIGHUP)");
     signals.reloadConfig()
-      .then((next) => reload(plan, devices, running, next))
+      .then((next) => reload(running, next))
       .catch((e) => {
         log.error("Configuration not reloaded, the previous one stays in force: {error}", {
           error: e instanceof Error ? e.message : String(e),
@@ -456,7 +510,7 @@ async function startOperationsOf(
   const { forwarder } = running;
   running.operations = await startOperations({
     name: plan.interface.name,
-    facts: factsOf(plan, running.settings),
+    facts: factsOf(running),
     counters: () => forwarder.counters(),
     queueCounters: () => forwarder.queueCounters(),
     healthy: () => running.fatal === undefined,
@@ -465,6 +519,21 @@ async function startOperationsOf(
     ...(signals.controlSocket === undefined ? {} : { controlSocket: signals.controlSocket }),
     onWarning: (message) => log.warn("{message}", { message }),
   });
+}
+
+/**
+ * Step "follow": the rtnetlink watcher of the own IPv4 address starts (it needs no privilege).
+ * Where there is no rtnetlink (a restricted sandbox), stf forwards with the address of the
+ * start and says so.
+ */
+function startFollowing(running: Running): void {
+  try {
+    running.follower.start();
+  } catch (e) {
+    log.warn("Cannot follow the own IPv4 address: {error}; a change will need SIGHUP", {
+      error: e instanceof Error ? e.message : String(e),
+    });
+  }
 }
 
 /**
@@ -502,7 +571,7 @@ async function supervise(plan: RunPlan, running: Running): Promise<void> {
       config.statsInterval * 1000,
     )
     : undefined;
-  const health = watchHealth(running.forwarder, () => running.settings);
+  const health = watchHealth(running.forwarder);
   let ticks = 0;
   const loop = setInterval(() => {
     running.relays?.tick();
@@ -518,57 +587,32 @@ async function supervise(plan: RunPlan, running: Running): Promise<void> {
 }
 
 /**
- * Step "reload": plans again from the new configuration, applies the settings to the data
- * plane (validated first: a bad one throws and changes nothing), then reconciles the
- * interface (MTU, address, routes), never torn down. The name and the address stay.
+ * Step "reload": through the follower's queue, so that it never interleaves with an address
+ * step. The new configuration is planned against the host's addresses now (its address may
+ * change: the same steps as a new own IPv4), the settings go to the data plane (validated
+ * first: a bad one throws and changes nothing), then the interface is reconciled (MTU,
+ * address, routes), never torn down.
  *
- * @throws {RangeError} when the name or the address would change (restart stf)
+ * @throws {RangeError} when the interface's name would change (restart stf)
  * @throws {PolicyError} when the new settings do not compile
  */
-function reload(plan: RunPlan, devices: RunDevices, running: Running, next: StfConfig): void {
-  const name = plan.interface.name;
-  const nextPlan = planInterface(interfaceRequestOf(next), {
-    ipv4Addresses: ipv4AddressesOfHost(),
-    userIdOf,
-  });
-  if (nextPlan.name !== name) {
-    throw new RangeError(
-      `Cannot rename the interface from "${name}" to "${nextPlan.name}" on reload: ` +
-        `restart stf`,
-    );
-  }
-  const address = interfaceAddressOf(plan.interface);
-  if (interfaceAddressOf(nextPlan) !== address) {
-    throw new RangeError(
-      `Cannot change the address of "${name}" from ${address} to ` +
-        `${interfaceAddressOf(nextPlan)} on reload: restart stf`,
-    );
-  }
-  // The relays first: the new list decides which one the egress path uses.
+async function reload(running: Running, next: StfConfig): Promise<void> {
+  // The relays first: the new list decides which relay the settings the follower swaps in
+  // carry (its swapPolicy effect puts the active one in).
   running.relays?.reload(next);
-  const planned = policySettingsOf(next, nextPlan, ipv4AddressesOfHost());
-  const settings = planned.mode === "router"
-    ? withRelay(planned, running.relays?.active ?? null)
-    : planned;
-  running.forwarder.reload(settings);
-  running.settings = settings;
-  const reconciled = applyInterfacePlan(nextPlan, { tun: devices.tun });
-  devices.changed.push(...reconciled.changes);
-  if (reconciled.changes.length > 0) {
-    log.info("Interface {name} reconciled: {changes}", {
-      name,
-      changes: reconciled.changes.map((c) => c.description).join("; "),
-    });
-  }
-  running.operations?.reloaded(factsOf(plan, settings));
+  await running.follower.reload(next);
   log.info("Configuration reloaded: mode {mode}, relay {relay}", {
-    mode: settings.mode,
-    relay: settings.relay ?? "none",
+    mode: running.settings.mode,
+    relay: running.settings.relay ?? "none",
   });
 }
 
-/** Step "stop": the relay probes, the Workers, then the control socket and metrics endpoint. */
+/**
+ * Step "stop": the address watcher, the relay probes, the Workers, then the control socket and
+ * metrics endpoint.
+ */
 async function stopForwarding(running: Running): Promise<void> {
+  await running.follower.close();
   running.relays?.close();
   await running.forwarder.stop();
   await running.operations?.close();
@@ -576,15 +620,14 @@ async function stopForwarding(running: Running): Promise<void> {
 
 /**
  * Returns a once-a-second check that logs what the counters cannot say by themselves: packets
- * the kernel refused (I/O errors: the IPv4 address gone, a firewall rule, no route), and our
- * IPv4 address leaving or coming back to the host. At most one line per second per kind.
+ * the kernel refused (I/O errors: a firewall rule, no route). At most one line per second per
+ * direction. (Our IPv4 address leaving or coming back is followed by {@link OwnIpv4Follower},
+ * from rtnetlink events.)
  *
  * @param forwarder the running forwarder
- * @param settings the settings in force (own and bind address)
  */
-function watchHealth(forwarder: Forwarder, settings: () => PolicySettings): () => void {
+function watchHealth(forwarder: Forwarder): () => void {
   let lastErrors = { egress: 0, ingress: 0 };
-  let addressPresent = true;
   return () => {
     const counters = forwarder.counters();
     for (const direction of ["egress", "ingress"] as const) {
@@ -598,20 +641,6 @@ function watchHealth(forwarder: Forwarder, settings: () => PolicySettings): () =
       }
     }
     lastErrors = { egress: counters.egress.ioErrors, ingress: counters.ingress.ioErrors };
-    const local = settings().bindIpv4 ?? settings().ipv4;
-    const present = ipv4AddressesOfHost().some((a) => formatIpv4(a.address) === local);
-    if (present !== addressPresent) {
-      addressPresent = present;
-      if (present) log.info("The IPv4 address {address} is back on this host", { address: local });
-      else {
-        log.warn(
-          "The IPv4 address {address} is gone from this host: sends will fail until it is back",
-          {
-            address: local,
-          },
-        );
-      }
-    }
   };
 }
 

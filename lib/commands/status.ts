@@ -135,6 +135,13 @@ export function formatStatus(doc: StatusDocument): string {
     lines.push(
       `Forwarder: running, pid ${f.pid}, stf ${f.version}, since ${f.startedAt}`,
       `  mode ${f.mode}, own IPv4 ${f.ipv4}, address ${f.address}`,
+      ...(f.ownIpv4Unavailable == null
+        ? []
+        : [`  egress paused (own-ipv4-unavailable): ${f.ownIpv4Unavailable}`]),
+      ...((f.addressChanges ?? 0) === 0 && (f.prefixHookFailures ?? 0) === 0 ? [] : [
+        `  own IPv4 changes followed: ${f.addressChanges ?? 0}, prefix hook failures: ` +
+        `${f.prefixHookFailures ?? 0}`,
+      ]),
       ...formatCounters(f.counters).split("\n").map((line) => `  ${line}`),
     );
     for (const r of f.relays ?? []) {

@@ -69,6 +69,8 @@ export interface ConfigOverrides {
   readonly metrics?: string | null;
   /** `--user`. */
   readonly user?: string | number | null;
+  /** `--on-prefix-change`. */
+  readonly onPrefixChange?: string | null;
 }
 
 /** Flags whose name is not `--` followed by the last key. */

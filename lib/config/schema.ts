@@ -126,6 +126,8 @@ export interface StfConfig {
   readonly metrics: string | null;
   /** The user to switch to after opening the devices, or `null` to stay. */
   readonly user: string | number | null;
+  /** The executable run when the own IPv4 address, and so the site prefix, changed. */
+  readonly onPrefixChange: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -396,6 +398,13 @@ const documentSchema = z.strictObject({
     description: "IPV4:PORT or [IPV6]:PORT of the Prometheus endpoint, null for none",
   }),
   user: userOrUid("User name or uid to switch to after opening the devices, null to stay root"),
+  "on-prefix-change": z.string().min(1, { error: "Cannot use an empty path" }).nullable()
+    .default(null).meta({
+      title: "path or null",
+      description: "Executable run after the own IPv4 address changed: arguments OLD_PREFIX " +
+        "NEW_PREFIX, environment STF_OLD_PREFIX, STF_NEW_PREFIX, STF_OLD_IPV4, STF_NEW_IPV4, " +
+        "STF_INTERFACE; null for none",
+    }),
 });
 
 /** The YAML document after field checks, before the cross-field checks. */
@@ -610,6 +619,7 @@ function toEffective(doc: Document): StfConfig {
     statsInterval: doc["stats-interval"],
     metrics: doc.metrics,
     user: doc.user,
+    onPrefixChange: doc["on-prefix-change"],
   };
 }
 

@@ -27,6 +27,12 @@ export interface ForwarderFacts {
   readonly prefix: string;
   /** The relay carrying native IPv6 now, or `null`/absent for none. */
   readonly relay?: string | null;
+  /** Why egress is paused (`own-ipv4-unavailable`); absent while forwarding. */
+  readonly ownIpv4Unavailable?: string;
+  /** Changes of the own IPv4 address followed since the start (default 0). */
+  readonly addressChanges?: number;
+  /** Runs of the on-prefix-change hook that failed (default 0). */
+  readonly prefixHookFailures?: number;
 }
 
 /** Options of {@link startOperations}. */
@@ -80,6 +86,10 @@ export function sitePrefixText(ipv4: Ipv4Address, domain?: SixRdDomain): string 
 }
 
 function statusLine(name: string, facts: ForwarderFacts): string {
+  if (facts.ownIpv4Unavailable !== undefined) {
+    return `Egress paused on ${name}: own IPv4 ${facts.ipv4} unavailable ` +
+      `(${facts.ownIpv4Unavailable.split("\n")[0]})`;
+  }
   const relay = facts.relay == null ? "" : `, relay ${facts.relay}`;
   return `Forwarding on ${name}: ${facts.address}, own IPv4 ${facts.ipv4}, mode ${facts.mode}` +
     relay;
@@ -134,6 +144,9 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
         pid: Deno.pid,
         version: VERSION,
         ...facts,
+        ownIpv4Unavailable: facts.ownIpv4Unavailable ?? null,
+        addressChanges: facts.addressChanges ?? 0,
+        prefixHookFailures: facts.prefixHookFailures ?? 0,
         startedAt,
         counters: options.counters(),
         queues: options.queueCounters?.() ?? [],

@@ -37,6 +37,14 @@ export interface ForwarderStatus {
   readonly ipv4: string;
   /** The interface's IPv6 address, with its length (`2002:c633:640a::1/16`). */
   readonly address: string;
+  /** The site prefix (`2002:c633:640a::/48`, or the delegated 6rd prefix). */
+  readonly prefix: string;
+  /** Why egress is paused (drop reason `own-ipv4-unavailable`), or `null` while forwarding. */
+  readonly ownIpv4Unavailable: string | null;
+  /** Changes of the own IPv4 address followed since the start. */
+  readonly addressChanges: number;
+  /** Runs of the on-prefix-change hook that failed. */
+  readonly prefixHookFailures: number;
   /** When it started forwarding (ISO 8601, UTC). */
   readonly startedAt: string;
   /** The counters now. */

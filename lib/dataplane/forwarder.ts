@@ -88,8 +88,11 @@ export interface ObjectDevices {
 
 /** A running forwarder. */
 export interface Forwarder {
-  /** Applies new settings to both directions; throws and keeps the old ones when invalid. */
-  reload(settings: PolicySettings): void;
+  /**
+   * Applies new settings to both directions (and a new source for our ICMPv6 errors, when the
+   * interface address changed); throws and keeps the old ones when invalid.
+   */
+  reload(settings: PolicySettings, icmpSource?: string): void;
   /** Stops both directions; resolves when they have stopped. */
   stop(): Promise<void>;
   /** The counters now. */
@@ -121,6 +124,7 @@ export async function startThreadedForwarder(
   const stopFlag = new SharedArrayBuffer(8);
   const stopWord = new Int32Array(stopFlag);
   let settings = options.settings;
+  let icmpSource = options.icmpSource;
   /** Each Worker with its doorbell, by direction and queue. */
   const workers = new Map<string, { worker: Worker; wake: WakeFd }>();
   const stopped = new Map<string, () => void>();
@@ -210,14 +214,15 @@ export async function startThreadedForwarder(
     get settings() {
       return settings;
     },
-    reload(next: PolicySettings) {
+    reload(next: PolicySettings, source: string = icmpSource) {
       compilePolicy(next);
       settings = next;
+      icmpSource = source;
       for (const entry of workers.values()) {
         post(entry, {
           kind: "reload",
           settings: next,
-          icmpSource: options.icmpSource,
+          icmpSource,
           sampleDrops: options.onDrop !== undefined,
         });
       }
@@ -264,9 +269,10 @@ export function startInProcessForwarder(
   const tuning: DataplaneTuning = { ...DEFAULT_TUNING, ...options.tuning };
   const vnetHeader = options.vnetHeader ?? false;
   const { onDrop } = options;
+  let icmpSource = options.icmpSource;
   const setUp = (settings: PolicySettings): PathsOptions => ({
     settings,
-    icmpSource: options.icmpSource,
+    icmpSource,
     counters,
     onDrop: onDrop === undefined ? undefined : (direction) => dropSampler(direction, onDrop),
     tuning,
@@ -291,8 +297,15 @@ export function startInProcessForwarder(
     get settings() {
       return settings;
     },
-    reload(next: PolicySettings) {
-      reloadPaths(paths, setUp(next)); // throws before either path changes
+    reload(next: PolicySettings, source?: string) {
+      const before = icmpSource;
+      if (source !== undefined) icmpSource = source;
+      try {
+        reloadPaths(paths, setUp(next)); // throws before either path changes
+      } catch (e) {
+        icmpSource = before;
+        throw e;
+      }
       settings = next;
     },
     stop() {

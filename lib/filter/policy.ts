@@ -126,6 +126,12 @@ export interface PolicySettings {
   readonly dscp: "copy" | "zero";
   /** Accept an own4 that is not global (`own-ipv4-not-global`), for labs behind NAT. */
   readonly allowNonGlobal?: boolean;
+  /**
+   * own4 (or the bind address) has left this host, or what replaced it cannot be used: egress
+   * drops everything as `own-ipv4-unavailable` until stf follows the address (README, "A
+   * changing public IPv4").
+   */
+  readonly ownIpv4Unavailable?: boolean;
 }
 
 /**
@@ -214,6 +220,9 @@ export class Policy {
     result.outerDst = 0;
     result.innerLength = 0;
     result.mtu = 0;
+    // RFC 3056 §2, §3: the outer source is own4, an address of this host; while it is not, no
+    // packet may leave with it.
+    if (ctx.ownIpv4Unavailable) return Reason.OwnIpv4Unavailable;
     if (offset < 0 || length < 0 || offset + length > buf.length) return Reason.Malformed;
     if (isMalformedIpv6(buf, offset, length)) return Reason.Malformed;
     const innerLength = IPV6_HEADER_LENGTH + ipv6PayloadLength(buf, offset);
@@ -470,6 +479,7 @@ export function compilePolicy(settings: PolicySettings): Policy {
     sixRdPrefixLength,
     sixRdMaskLength,
     sixRdCommonPrefix,
+    ownIpv4Unavailable: settings.ownIpv4Unavailable === true,
   });
   return new Policy(settings, rules);
 }

@@ -56,6 +56,8 @@ export const Reason = Object.freeze(
     RelayNotAllowed: 21,
     /** IN: outer CE with inner Not-ECT. */
     EcnCeNotEct: 22,
+    /** OUT: own4 (or the bind address) is not on this host now: egress is paused. */
+    OwnIpv4Unavailable: 23,
   } as const,
 );
 
@@ -87,6 +89,7 @@ export const REASON_NAMES: readonly string[] = Object.freeze([
   "peer-not-allowed",
   "relay-not-allowed",
   "ecn-ce-not-ect",
+  "own-ipv4-unavailable",
 ]);
 
 /** How many reason codes there are (the size of a per-reason counter array). */
@@ -94,6 +97,7 @@ export const REASON_COUNT: number = REASON_NAMES.length;
 
 /** The drop reasons that egress (OUT) can return, in the order the rules are checked. */
 export const EGRESS_REASONS: readonly ReasonCode[] = Object.freeze([
+  Reason.OwnIpv4Unavailable,
   Reason.Malformed,
   Reason.SrcInvalid,
   Reason.DstInvalid,
@@ -246,6 +250,13 @@ export const REASON_DOCS: readonly ReasonDoc[] = Object.freeze([
     "ingress",
     "outer CE with inner Not-ECT → drop",
     "RFC 6040 §4.2",
+  ),
+  doc(
+    "own-ipv4-unavailable",
+    "egress",
+    "own4 (or the bind address) is not on this host now (gone, not global, ambiguous) → drop " +
+      "every packet until it is back or stf follows a new one",
+    "RFC 3056 §2, §3",
   ),
 ]);
 

@@ -89,6 +89,8 @@ export interface RuleContext {
   readonly sixRdMaskLength: number;
   /** Those common bits, as an IPv4 address with the low bits zero. */
   readonly sixRdCommonPrefix: number;
+  /** own4 is not on this host now: egress drops everything (`own-ipv4-unavailable`). */
+  readonly ownIpv4Unavailable: boolean;
 }
 
 /** What {@link embeddedAddress} returns for an address that is neither 6to4 nor 6rd. */

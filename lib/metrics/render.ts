@@ -28,6 +28,10 @@ export interface MetricsInfo {
   readonly pathMtuEntries?: number;
   /** The relays and their probes (`stf_relay_*`); nothing when absent or empty. */
   readonly relays?: readonly RelayView[];
+  /** Times the own IPv4 address changed while running (`stf_address_changes_total`). */
+  readonly addressChanges?: number;
+  /** Runs of the prefix hook that failed (`stf_prefix_hook_failures_total`). */
+  readonly prefixHookFailures?: number;
 }
 
 /** The content type of {@link renderMetrics}'s output. */
@@ -99,6 +103,23 @@ export function renderMetrics(snapshot: CounterSnapshot, info: MetricsInfo): str
     ipv4: info.ipv4,
     prefix: info.prefix,
   }, 1);
+
+  // The own IPv4 address follows the uplink (README, "A changing public IPv4"): a series of its
+  // own, so that an alert or a graph sees the change without joining on stf_info's version.
+  out.family("stf_own_ipv4_info", "gauge", "The own IPv4 address in force and its site prefix");
+  out.sample("stf_own_ipv4_info", { ipv4: info.ipv4, prefix: info.prefix }, 1);
+  out.family(
+    "stf_address_changes_total",
+    "counter",
+    "Changes of the own IPv4 address (and so of the site prefix) followed while running",
+  );
+  out.sample("stf_address_changes_total", {}, info.addressChanges ?? 0);
+  out.family(
+    "stf_prefix_hook_failures_total",
+    "counter",
+    "Runs of the on-prefix-change hook that failed, timed out or could not start",
+  );
+  out.sample("stf_prefix_hook_failures_total", {}, info.prefixHookFailures ?? 0);
 
   out.family(
     "stf_packets_forwarded_total",

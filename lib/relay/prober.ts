@@ -101,6 +101,18 @@ export class Prober {
     return this.#options.identifier;
   }
 
+  /**
+   * Sends the next probes from other addresses (the own IPv4 address changed). Probes in
+   * flight keep their match: replies are matched by identifier and sequence.
+   *
+   * @param source4 the outer source
+   * @param source6 the inner source (our 6to4 address)
+   */
+  setSources(source4: string, source6: Uint8Array): void {
+    this.#source4 = parseIpv4(source4);
+    this.#options = { ...this.#options, source4, source6 };
+  }
+
   /** Probes waiting for an answer. */
   get outstanding(): number {
     return this.#pending.size;

@@ -108,6 +108,17 @@ export class RelaySupervisor {
     return this.#options.identifier;
   }
 
+  /**
+   * Probes from other addresses from now on (the own IPv4 address changed).
+   *
+   * @param source4 the outer source
+   * @param source6 the inner source (our 6to4 address)
+   */
+  setSources(source4: string, source6: Uint8Array): void {
+    this.#options = { ...this.#options, source4, source6 };
+    this.#prober.setSources(source4, source6);
+  }
+
   /** Probes sent so far (probe traffic, counted apart from forwarded traffic). */
   get probesSent(): number {
     return this.#sent;

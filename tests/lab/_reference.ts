@@ -10,9 +10,12 @@
 /**
  * The drop reasons of docs/filtering.md's egress table, in table order, copied from it (not from
  * lib/filter): the names every test checks the product against. `malformed` (a packet that is
- * not IPv6) comes first, as the data plane checks it first in both directions.
+ * not IPv6) comes first, as the data plane checks it first in both directions, after
+ * `own-ipv4-unavailable`, which is not about the packet: while own4 is not on this host (RFC
+ * 3056 §2, §3) nothing leaves (issue 16).
  */
 export const OUT_REASONS: readonly string[] = Object.freeze([
+  "own-ipv4-unavailable",
   "malformed",
   "src-invalid",
   "dst-invalid",
@@ -65,6 +68,8 @@ export interface ReferenceSettings {
   readonly strictBogons?: boolean;
   /** The tunnel MTU. */
   readonly mtu: number;
+  /** own4 is not on this host now (egress paused). */
+  readonly ownIpv4Unavailable?: boolean;
   /** A 6rd domain (RFC 5969): prefix, common IPv4 bits and the IPv4 they come from. */
   readonly sixRd?: {
     readonly prefix: string;
@@ -281,6 +286,7 @@ export class Reference {
    */
   egress(p: Uint8Array): { reason: string; outer?: number } {
     const s = this.settings;
+    if (s.ownIpv4Unavailable === true) return { reason: "own-ipv4-unavailable" };
     if (p.length < 40 || p[0] >> 4 !== 6) return { reason: "malformed" };
     const length = 40 + p[4] * 256 + p[5];
     if (length > p.length) return { reason: "malformed" };

@@ -217,7 +217,9 @@ labTest(
     console.log(`hostile egress totals: ${JSON.stringify(totals)}`);
     if (ONLY !== undefined) return;
     assert.ok(totals.sent >= 10_000);
-    assert.deepEqual(OUT_REASONS.filter((r) => !seen.has(r)), [], "every OUT reason was reached");
+    // own-ipv4-unavailable is about the host, not the packet: address_change_test.ts reaches it.
+    const reachable = OUT_REASONS.filter((r) => r !== "own-ipv4-unavailable");
+    assert.deepEqual(reachable.filter((r) => !seen.has(r)), [], "every OUT reason was reached");
     assert.ok(seen.has("forwarded"));
   },
 );

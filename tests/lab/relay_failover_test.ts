@@ -231,3 +231,75 @@ labTest(
     }
   },
 );
+
+labTest(
+  "after an own-IPv4 change the probes follow the new address and the relay failover chose stays",
+  async () => {
+    await using lab = await buildRelayLab();
+    const control = `/run/stf/relay-follow-${Deno.pid}.sock`;
+    const site = await lab.startSite([
+      "--ipv4",
+      "wan",
+      "--relay",
+      RELAYS.relayA,
+      "--relay",
+      RELAYS.relayB,
+      "--default-route",
+      "--relay-probe-interval",
+      "1",
+      "--relay-probe-failures",
+      "3",
+      "--control-socket",
+      control,
+    ]);
+    const forwarder = async () => {
+      const text = await lab.site.run`${stfArgv("status", "--control-socket", control, "--json")}`
+        .noThrow().text();
+      const doc = JSON.parse(text) as {
+        forwarder: {
+          ipv4: string;
+          relay: string | null;
+          addressChanges: number;
+          relays: { address: string; state: string; active: boolean; lostInARow: number }[];
+        } | null;
+      };
+      assert.ok(doc.forwarder !== null, text);
+      return doc.forwarder;
+    };
+    await waitForRecord(site, { relay: RELAYS.relayB, state: "up" }, { timeoutMs: 5_000 });
+    // Relay A answers neither the old nor the new site address.
+    await lab.relayA.run`nft -f -`.stdinText(
+      "table ip stfbreak {\n chain out {\n  type filter hook output priority 0;\n" +
+        "  ip daddr 198.51.100.0/24 ip protocol 41 drop\n }\n}\n",
+    );
+    await waitForRecord(site, { relay: RELAYS.relayB, from: RELAYS.relayA }, {
+      timeoutMs: 15_000,
+      text: /^Native IPv6 now goes through relay/,
+    });
+    assert.equal((await forwarder()).relay, RELAYS.relayB);
+
+    // The uplink gets another address: the follower swaps the policy in both Workers. The
+    // settings it swaps in must keep relay B (the configuration's first relay is A, down).
+    const NEW4 = "198.51.100.2";
+    await lab.site.run`ip addr del ${RELAYS.siteIpv4}/24 dev wan`;
+    await lab.site.run`ip addr add ${NEW4}/24 dev wan`;
+    await lab.site.run`ip route replace default via 198.51.100.254`;
+    const deadline = Date.now() + 5_000;
+    while ((await forwarder()).addressChanges < 1) {
+      assert.ok(Date.now() < deadline, "the address change was not followed");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const changed = await forwarder();
+    assert.equal(changed.ipv4, NEW4);
+    assert.equal(changed.relay, RELAYS.relayB, "the follower put the configuration's relay back");
+    // Probes from the old address would go unanswered: B would be down after 3 s.
+    await new Promise((r) => setTimeout(r, 4_500));
+    const after = await forwarder();
+    assert.deepEqual(after.relays.map((r) => [r.address, r.state, r.active]), [
+      [RELAYS.relayA, "down", false],
+      [RELAYS.relayB, "up", true],
+    ]);
+    assert.ok(after.relays[1].lostInARow < 3, JSON.stringify(after.relays));
+    assert.equal(after.relay, RELAYS.relayB);
+  },
+);

@@ -98,6 +98,15 @@ Deno.test({
 });
 
 Deno.test({
+  name: "bash completes `stf run --on-p` to `--on-prefix-change`",
+  ignore: noBash !== undefined,
+  ...sanitize,
+  fn: () => {
+    assert.deepEqual(completeBash("stf run --on-p"), ["--on-prefix-change"]);
+  },
+});
+
+Deno.test({
   name: "bash completes the subcommands from `stf ` (one CLI definition)",
   ignore: noBash !== undefined,
   ...sanitize,

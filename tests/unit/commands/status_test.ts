@@ -26,6 +26,10 @@ function forwarder(): ForwarderStatus {
     mode: "return-path",
     ipv4: "203.0.113.80",
     address: "2002:cb00:7150::1/16",
+    prefix: "2002:cb00:7150::/48",
+    ownIpv4Unavailable: null,
+    addressChanges: 0,
+    prefixHookFailures: 0,
     startedAt: "2026-11-26T15:00:00.000Z",
     counters: counters.snapshot(),
     queues: counters.perQueue(),
@@ -109,6 +113,10 @@ Deno.test("runStatus() shows the forwarder's mode and counters from its control 
         "mode",
         "ipv4",
         "address",
+        "prefix",
+        "ownIpv4Unavailable",
+        "addressChanges",
+        "prefixHookFailures",
         "startedAt",
         "counters",
         "queues",
@@ -201,4 +209,20 @@ Deno.test("formatStatus() lists the relays in order, the active one and their pr
     "  relay 203.0.113.7: unknown, no answer yet",
   ]);
   assert.doesNotMatch(formatStatus(runningDoc(forwarder())), /relay /);
+});
+
+Deno.test("formatStatus() says when egress is paused and how many address changes were followed", () => {
+  const running = formatStatus(runningDoc(forwarder()));
+  assert.doesNotMatch(running, /paused|changes followed/);
+  const paused = formatStatus(runningDoc({
+    ...forwarder(),
+    ownIpv4Unavailable: 'Cannot find an IPv4 address on interface "eth0"',
+    addressChanges: 2,
+    prefixHookFailures: 1,
+  }));
+  assert.match(
+    paused,
+    /^ {2}egress paused \(own-ipv4-unavailable\): Cannot find an IPv4 address on interface "eth0"$/m,
+  );
+  assert.match(paused, /^ {2}own IPv4 changes followed: 2, prefix hook failures: 1$/m);
 });

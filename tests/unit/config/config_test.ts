@@ -60,6 +60,7 @@ Deno.test("parseConfig() reads an empty file as every default", () => {
     statsInterval: 0,
     metrics: null,
     user: null,
+    onPrefixChange: null,
   });
 });
 

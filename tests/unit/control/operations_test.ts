@@ -208,3 +208,57 @@ Deno.test("startOperations() names the active relay in STATUS=, and lists the re
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("after an address change the metrics, the status and STATUS= carry the new facts, and say a pause", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "stf-operations-" });
+  const notifySocket = abstractName();
+  using receiver = new Receiver(notifySocket);
+  const ops = await startOperations({
+    name: "stf0",
+    facts: FACTS,
+    counters: () => new Counters().snapshot(),
+    metrics: "127.0.0.1:0",
+    controlSocket: `${dir}/stf0.sock`,
+    notifySocket,
+  });
+  try {
+    receiver.drain();
+    const changed = {
+      ...FACTS,
+      ipv4: "198.51.100.20",
+      address: "2002:c633:6414::1/16",
+      prefix: "2002:c633:6414::/48",
+      addressChanges: 1,
+      prefixHookFailures: 1,
+    };
+    ops.reloaded(changed);
+    assert.deepEqual(receiver.drain(), [
+      "STATUS=Forwarding on stf0: 2002:c633:6414::1/16, own IPv4 198.51.100.20, mode router",
+    ]);
+    const text = await scrape(ops.metricsPort!);
+    assert.match(
+      text,
+      /^stf_own_ipv4_info\{ipv4="198\.51\.100\.20",prefix="2002:c633:6414::\/48"\} 1$/m,
+    );
+    assert.match(text, /^stf_address_changes_total 1$/m);
+    assert.match(text, /^stf_prefix_hook_failures_total 1$/m);
+    let status = await queryControl(`${dir}/stf0.sock`);
+    assert.equal(status?.prefix, "2002:c633:6414::/48");
+    assert.equal(status?.addressChanges, 1);
+    assert.equal(status?.ownIpv4Unavailable, null);
+
+    ops.reloaded({
+      ...changed,
+      ownIpv4Unavailable: 'Cannot find an IPv4 address on interface "eth0"',
+    });
+    assert.deepEqual(receiver.drain(), [
+      "STATUS=Egress paused on stf0: own IPv4 198.51.100.20 unavailable (Cannot find an IPv4 " +
+      'address on interface "eth0")',
+    ]);
+    status = await queryControl(`${dir}/stf0.sock`);
+    assert.match(String(status?.ownIpv4Unavailable), /^Cannot find an IPv4 address/);
+  } finally {
+    await ops.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

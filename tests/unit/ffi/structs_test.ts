@@ -30,6 +30,19 @@ import {
   VIRTIO_NET_HDR,
   writeSockaddrIn,
 } from "../../../ffi/mod.ts";
+import {
+  encodeSockaddrNl,
+  IFA_ADDRESS,
+  IFA_LOCAL,
+  IFADDRMSG,
+  NETLINK_ROUTE,
+  NLMSGHDR,
+  RTATTR,
+  RTM_DELADDR,
+  RTM_NEWADDR,
+  RTMGRP_IPV4_IFADDR,
+  SOCKADDR_NL,
+} from "../../../ffi/mod.ts";
 
 // The numbers below were printed by a C program (sizeof/offsetof) compiled with gcc 12 on
 // x86_64 against glibc 2.36 and the Linux UAPI headers; LP64 aarch64 has the same layouts.
@@ -224,4 +237,29 @@ int main(void) {
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+// rtnetlink (printed by gcc 12 against the UAPI headers <linux/netlink.h>, <linux/rtnetlink.h>,
+// <linux/if_addr.h>: sockaddr_nl 12, nlmsghdr 16, ifaddrmsg 8, rtattr 4).
+Deno.test("struct sockaddr_nl is 12 bytes: family, pad, pid at 4, groups at 8", () => {
+  assert.deepEqual({ ...SOCKADDR_NL }, { SIZE: 12, FAMILY: 0, PID: 4, GROUPS: 8 });
+  const bytes = encodeSockaddrNl(RTMGRP_IPV4_IFADDR);
+  assert.deepEqual([...bytes], [16, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0]);
+});
+
+Deno.test("struct nlmsghdr, ifaddrmsg and rtattr have the kernel's offsets", () => {
+  assert.deepEqual({ ...NLMSGHDR }, { SIZE: 16, LEN: 0, TYPE: 4, FLAGS: 6, SEQ: 8, PID: 12 });
+  assert.deepEqual({ ...IFADDRMSG }, {
+    SIZE: 8,
+    FAMILY: 0,
+    PREFIXLEN: 1,
+    FLAGS: 2,
+    SCOPE: 3,
+    INDEX: 4,
+  });
+  assert.deepEqual({ ...RTATTR }, { SIZE: 4, LEN: 0, TYPE: 2 });
+  assert.deepEqual(
+    [NETLINK_ROUTE, RTMGRP_IPV4_IFADDR, RTM_NEWADDR, RTM_DELADDR, IFA_ADDRESS, IFA_LOCAL],
+    [0, 16, 20, 21, 1, 2],
+  );
 });

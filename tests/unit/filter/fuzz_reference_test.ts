@@ -70,6 +70,11 @@ const configArb = fc.record({
   ttl: fc.constantFrom(1, 64, 255),
   dscp: fc.constantFrom("copy" as const, "zero" as const),
   sixRd: fc.constantFrom(undefined, SIX_RD),
+  // Rarely: own4 has left the host and egress is paused (issue 16).
+  ownIpv4Unavailable: fc.oneof({ weight: 15, arbitrary: fc.constant(false) }, {
+    weight: 1,
+    arbitrary: fc.constant(true),
+  }),
 }).map((c): Config => {
   const key = JSON.stringify(c);
   const cached = configs.get(key);
@@ -88,6 +93,7 @@ const configArb = fc.record({
     ttl: c.ttl,
     dscp: c.dscp,
     ...(c.sixRd === undefined ? {} : { sixRd: c.sixRd }),
+    ...(c.ownIpv4Unavailable ? { ownIpv4Unavailable: true } : {}),
   };
   const reference: ReferenceSettings = {
     mode: c.mode,
@@ -101,6 +107,7 @@ const configArb = fc.record({
     strictBogons: c.strictBogons,
     mtu: c.mtu,
     ...(c.sixRd === undefined ? {} : { sixRd: c.sixRd }),
+    ...(c.ownIpv4Unavailable ? { ownIpv4Unavailable: true } : {}),
   };
   const config = {
     key,

@@ -143,6 +143,7 @@ function bigToText(a: bigint): string {
 
 /** The egress table of docs/filtering.md; returns the reason, or "forwarded:<outer IPv4>". */
 function referenceEgress(m: Model, p: Uint8Array): string {
+  if (m.s.ownIpv4Unavailable === true) return "own-ipv4-unavailable";
   if (p.length < 40 || p[0] >> 4 !== 6) return "malformed";
   const plen = (p[4] << 8) | p[5];
   if (40 + plen > p.length) return "malformed";
@@ -345,6 +346,11 @@ const settingsArb: fc.Arbitrary<PolicySettings> = fc.record({
   mtu: fc.integer({ min: 1280, max: 1480 }),
   ttl: fc.integer({ min: 1, max: 255 }),
   dscp: fc.constantFrom("copy" as const, "zero" as const),
+  // Rarely: own4 has left the host and egress is paused (issue 16).
+  ownIpv4Unavailable: fc.oneof({ weight: 15, arbitrary: fc.constant(false) }, {
+    weight: 1,
+    arbitrary: fc.constant(true),
+  }),
 }, {
   requiredKeys: [
     "mode",

@@ -29,6 +29,8 @@ const INFO: MetricsInfo = {
   prefix: "2002:c633:640a::/48",
   up: true,
   pathMtuEntries: 2,
+  addressChanges: 1,
+  prefixHookFailures: 0,
 };
 
 function sampleSnapshot(): CounterSnapshot {
@@ -60,6 +62,9 @@ Deno.test("renderMetrics() writes every family with HELP and TYPE and the counte
       ["stf_icmp_sent_total", "counter"],
       ["stf_path_mtu_updates_total", "counter"],
       ["stf_path_mtu_entries", "gauge"],
+      ["stf_own_ipv4_info", "gauge"],
+      ["stf_address_changes_total", "counter"],
+      ["stf_prefix_hook_failures_total", "counter"],
     ]
   ) {
     const f = families.get(name);
@@ -95,6 +100,12 @@ Deno.test("renderMetrics() writes every family with HELP and TYPE and the counte
   assert.equal(value(families, "stf_io_errors_total", { direction: "ingress" }), 1);
   assert.equal(value(families, "stf_icmp_sent_total"), 3);
   assert.equal(value(families, "stf_path_mtu_entries"), 2);
+  assert.equal(
+    value(families, "stf_own_ipv4_info", { ipv4: "198.51.100.10", prefix: "2002:c633:640a::/48" }),
+    1,
+  );
+  assert.equal(value(families, "stf_address_changes_total"), 1);
+  assert.equal(value(families, "stf_prefix_hook_failures_total"), 0);
 });
 
 Deno.test("renderMetrics() lists every drop reason of each direction at 0 from the start", () => {
