@@ -205,5 +205,40 @@ export async function waitForRecords(
 export function assertCaptureComplete(capture: LabProcess): void {
   const dropped = /^(\d+) packets? dropped by kernel/m.exec(capture.stderr);
   if (dropped === null) throw new Error(`tcpdump printed no summary:\n${capture.output()}`);
-  if (dropped[1] !== "0") throw new Error(`The capture lost packets:\n${capture.output()}`);
+  if (dropped[1] !== "0") throw new CaptureLostError(capture.output());
+}
+
+/**
+ * tcpdump itself lost packets (a loaded machine): the capture cannot judge stf, so the phase is
+ * run again rather than failed or, worse, judged on a partial capture.
+ */
+export class CaptureLostError extends Error {
+  /** Creates the error with tcpdump's output. */
+  constructor(output: string) {
+    super(`The capture lost packets:\n${output}`);
+    this.name = "CaptureLostError";
+  }
+}
+
+/**
+ * Runs a phase of a hostile test, again (at most `attempts` times in all) when its capture
+ * lost packets; any other failure fails at once.
+ *
+ * @param name the phase, for the log
+ * @param attempts how many runs at most
+ * @param fn the phase
+ */
+export async function withCaptureRetries<T>(
+  name: string,
+  attempts: number,
+  fn: () => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof CaptureLostError) || attempt >= attempts) throw e;
+      console.log(`hostile (${name}): tcpdump lost packets (load); phase run again`);
+    }
+  }
 }

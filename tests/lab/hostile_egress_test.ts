@@ -28,6 +28,7 @@ import {
   startTcpdump,
   tally,
   waitForPcap,
+  withCaptureRetries,
 } from "./_hostile.ts";
 import {
   ipv4Of,
@@ -122,97 +123,99 @@ labTest(
     const seen = new Set<string>();
     const totals = { sent: 0, queued: 0, forwarded: 0 };
     for (const [index, phase] of PHASES.entries()) {
-      const stf = await StfProcess.start(lab.site, [
-        "--ipv4",
-        HOSTILE.own4,
-        "--site-prefix",
-        HOSTILE.sitePrefix,
-        ...phase.args,
-      ], `stf (${phase.name})`);
-      try {
-        await lab.site.run`ip link set stf0 mtu 1500`;
-        const tunPcap = `${lab.dir}/${phase.name}-tun.pcap`;
-        const wanPcap = `${lab.dir}/${phase.name}-wan.pcap`;
-        const tun = await startTcpdump(lab.site, "stf0", { path: tunPcap, direction: "out" });
-        const wan = await startTcpdump(lab.site, "eth0", {
-          path: wanPcap,
-          direction: "out",
-          filter: "ip proto 41",
-        });
-        const sent = await runGenerator(lab.site, [
-          "egress",
-          "stf0",
-          `${7000 + index}`,
-          `${phase.count}`,
-          ...(phase.sixRd ? ["6rd"] : []),
-        ]);
-        const counters = await settle(() => stf.counters(), "egress");
-        const stats = await lab.site.json<LinkStats[]>`ip -s -j link show stf0`;
-        await waitForPcap(tunPcap, handled(counters.egress));
-        await waitForPcap(wanPcap, counters.egress.packets);
-        await tun.stop("SIGINT", 5_000);
-        await wan.stop("SIGINT", 5_000);
-        // The captures themselves lost nothing.
-        assertCaptureComplete(tun);
-        assertCaptureComplete(wan);
-        assert.equal(stf.status, undefined, `stf (${phase.name}) stays up:\n${stf.output()}`);
-        const final = await stf.finish();
-        assert.equal(stats[0].stats64.tx.dropped, 0, "the TUN queue dropped nothing");
+      await withCaptureRetries(phase.name, 3, async () => {
+        const stf = await StfProcess.start(lab.site, [
+          "--ipv4",
+          HOSTILE.own4,
+          "--site-prefix",
+          HOSTILE.sitePrefix,
+          ...phase.args,
+        ], `stf (${phase.name})`);
+        try {
+          await lab.site.run`ip link set stf0 mtu 1500`;
+          const tunPcap = `${lab.dir}/${phase.name}-tun.pcap`;
+          const wanPcap = `${lab.dir}/${phase.name}-wan.pcap`;
+          const tun = await startTcpdump(lab.site, "stf0", { path: tunPcap, direction: "out" });
+          const wan = await startTcpdump(lab.site, "eth0", {
+            path: wanPcap,
+            direction: "out",
+            filter: "ip proto 41",
+          });
+          const sent = await runGenerator(lab.site, [
+            "egress",
+            "stf0",
+            `${7000 + index}`,
+            `${phase.count}`,
+            ...(phase.sixRd ? ["6rd"] : []),
+          ]);
+          const counters = await settle(() => stf.counters(), "egress");
+          const stats = await lab.site.json<LinkStats[]>`ip -s -j link show stf0`;
+          await waitForPcap(tunPcap, handled(counters.egress));
+          await waitForPcap(wanPcap, counters.egress.packets);
+          await tun.stop("SIGINT", 5_000);
+          await wan.stop("SIGINT", 5_000);
+          // The captures themselves lost nothing.
+          assertCaptureComplete(tun);
+          assertCaptureComplete(wan);
+          assert.equal(stf.status, undefined, `stf (${phase.name}) stays up:\n${stf.output()}`);
+          const final = await stf.finish();
+          assert.equal(stats[0].stats64.tx.dropped, 0, "the TUN queue dropped nothing");
 
-        const queued = readPcapPackets(await Deno.readFile(tunPcap));
-        const reference = new Reference({
-          ...phase.settings,
-          own4: HOSTILE.own4,
-          local: HOSTILE.local,
-          broadcasts: HOSTILE.broadcasts,
-          mtu: 1480,
-        });
-        const verdicts = queued.map((p) => ({ p, v: reference.egress(p) }));
-        const egress = final.egress;
-        assert.equal(handled(egress), queued.length, "stf counted every packet of the TUN");
-        assert.equal(handled(counters.egress), queued.length);
-        assert.equal(egress.ioErrors, 0, "no send failed");
-        assert.deepEqual(
-          nonZero({ ...egress.dropped, forwarded: egress.packets }),
-          sortedObject(tally(verdicts.map(({ v }) => v.reason))),
-          `per-reason counts (${phase.name})`,
-        );
+          const queued = readPcapPackets(await Deno.readFile(tunPcap));
+          const reference = new Reference({
+            ...phase.settings,
+            own4: HOSTILE.own4,
+            local: HOSTILE.local,
+            broadcasts: HOSTILE.broadcasts,
+            mtu: 1480,
+          });
+          const verdicts = queued.map((p) => ({ p, v: reference.egress(p) }));
+          const egress = final.egress;
+          assert.equal(handled(egress), queued.length, "stf counted every packet of the TUN");
+          assert.equal(handled(counters.egress), queued.length);
+          assert.equal(egress.ioErrors, 0, "no send failed");
+          assert.deepEqual(
+            nonZero({ ...egress.dropped, forwarded: egress.packets }),
+            sortedObject(tally(verdicts.map(({ v }) => v.reason))),
+            `per-reason counts (${phase.name})`,
+          );
 
-        // The IPv4 side: each packet well formed, from own4, to the reference's destination.
-        const own4 = ipv4Of(HOSTILE.own4);
-        const expected = tally(verdicts.flatMap(({ p, v }) => {
-          if (v.outer === undefined) return [];
-          const length = 40 + p[4] * 256 + p[5];
-          return [`${ipv4Text(v.outer)} ${packetKey(p.subarray(0, length))}`];
-        }));
-        const left = readPcapPackets(await Deno.readFile(wanPcap)).map((o) => {
-          const word = (i: number) => ((o[i] * 256 + o[i + 1]) * 256 + o[i + 2]) * 256 + o[i + 3];
-          assert.equal(o[0], 0x45, "version 4, IHL 5");
-          assert.equal(o[9], 41);
-          assert.equal(o[6] & 0x3f, 0, "not a fragment (the TUN MTU allows 1480 inner bytes)");
-          assert.equal(o[6] & 0x40, 0, "DF clear (RFC 4213 §3.2.1)");
-          assert.equal(o[2] * 256 + o[3], o.length, "total length");
-          assert.equal(word(12), own4, "source own4");
-          assert.ok(!reference.c4(word(16)), `destination ${ipv4Text(word(16))} not in C4`);
-          return `${ipv4Text(word(16))} ${packetKey(o.subarray(20))}`;
-        });
-        const leftTally = tally(left);
-        const forbidden = [...leftTally.keys()].filter((k) => !expected.has(k));
-        assert.deepEqual(forbidden.slice(0, 3), [], "nothing a rule forbids leaves");
-        assert.deepEqual(sortedObject(leftTally), sortedObject(expected), "nothing allowed lost");
+          // The IPv4 side: each packet well formed, from own4, to the reference's destination.
+          const own4 = ipv4Of(HOSTILE.own4);
+          const expected = tally(verdicts.flatMap(({ p, v }) => {
+            if (v.outer === undefined) return [];
+            const length = 40 + p[4] * 256 + p[5];
+            return [`${ipv4Text(v.outer)} ${packetKey(p.subarray(0, length))}`];
+          }));
+          const left = readPcapPackets(await Deno.readFile(wanPcap)).map((o) => {
+            const word = (i: number) => ((o[i] * 256 + o[i + 1]) * 256 + o[i + 2]) * 256 + o[i + 3];
+            assert.equal(o[0], 0x45, "version 4, IHL 5");
+            assert.equal(o[9], 41);
+            assert.equal(o[6] & 0x3f, 0, "not a fragment (the TUN MTU allows 1480 inner bytes)");
+            assert.equal(o[6] & 0x40, 0, "DF clear (RFC 4213 §3.2.1)");
+            assert.equal(o[2] * 256 + o[3], o.length, "total length");
+            assert.equal(word(12), own4, "source own4");
+            assert.ok(!reference.c4(word(16)), `destination ${ipv4Text(word(16))} not in C4`);
+            return `${ipv4Text(word(16))} ${packetKey(o.subarray(20))}`;
+          });
+          const leftTally = tally(left);
+          const forbidden = [...leftTally.keys()].filter((k) => !expected.has(k));
+          assert.deepEqual(forbidden.slice(0, 3), [], "nothing a rule forbids leaves");
+          assert.deepEqual(sortedObject(leftTally), sortedObject(expected), "nothing allowed lost");
 
-        for (const { v } of verdicts) seen.add(v.reason);
-        totals.sent += sent.packets;
-        totals.queued += queued.length;
-        totals.forwarded += egress.packets;
-        console.log(
-          `hostile egress (${phase.name}): ${sent.packets} built, ${sent.frames} written, ` +
-            `${queued.length} queued to the TUN, ${egress.packets} sent, ` +
-            JSON.stringify(nonZero(egress.dropped)),
-        );
-      } finally {
-        await stf.stop("SIGKILL", 2_000);
-      }
+          for (const { v } of verdicts) seen.add(v.reason);
+          totals.sent += sent.packets;
+          totals.queued += queued.length;
+          totals.forwarded += egress.packets;
+          console.log(
+            `hostile egress (${phase.name}): ${sent.packets} built, ${sent.frames} written, ` +
+              `${queued.length} queued to the TUN, ${egress.packets} sent, ` +
+              JSON.stringify(nonZero(egress.dropped)),
+          );
+        } finally {
+          await stf.stop("SIGKILL", 2_000);
+        }
+      });
     }
     console.log(`hostile egress totals: ${JSON.stringify(totals)}`);
     if (ONLY !== undefined) return;

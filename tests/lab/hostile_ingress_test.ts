@@ -37,6 +37,7 @@ import {
   tally,
   waitForPcap,
   waitForRecords,
+  withCaptureRetries,
 } from "./_hostile.ts";
 import {
   IN_REASONS,
@@ -104,78 +105,80 @@ labTest(
     const seen = new Set<string>();
     const totals = { sent: 0, frames: 0, delivered: 0, forwarded: 0 };
     for (const [index, phase] of PHASES.entries()) {
-      const stf = await StfProcess.start(lab.site, [
-        "--ipv4",
-        HOSTILE.own4,
-        "--site-prefix",
-        HOSTILE.sitePrefix,
-        ...phase.args,
-      ], `stf (${phase.name})`);
-      try {
-        const pcap = `${lab.dir}/${phase.name}.pcap`;
-        const records = `${lab.dir}/${phase.name}.rec`;
-        const lanSide = await startTcpdump(lab.site, "stf0", { path: pcap, direction: "in" });
-        const oracle = await startListener(lab.site, records);
-        const sent = await runGenerator(lab.wan, [
-          "ingress",
-          "eth0",
-          lab.siteMac,
-          `${5173 + index}`,
-          `${phase.count}`,
-          phase.name,
-        ]);
-        const counters = await settle(() => stf.counters(), "ingress");
-        const drops = await rawSocketDrops(lab.site);
-        await waitForRecords(records, handled(counters.ingress));
-        await oracle.stop("SIGTERM", 5_000);
-        await waitForPcap(pcap, counters.ingress.packets);
-        await lanSide.stop("SIGINT", 5_000);
-        assertCaptureComplete(lanSide);
-        assert.equal(stf.status, undefined, `stf (${phase.name}) stays up:\n${stf.output()}`);
-        const final = await stf.finish();
+      await withCaptureRetries(phase.name, 3, async () => {
+        const stf = await StfProcess.start(lab.site, [
+          "--ipv4",
+          HOSTILE.own4,
+          "--site-prefix",
+          HOSTILE.sitePrefix,
+          ...phase.args,
+        ], `stf (${phase.name})`);
+        try {
+          const pcap = `${lab.dir}/${phase.name}.pcap`;
+          const records = `${lab.dir}/${phase.name}.rec`;
+          const lanSide = await startTcpdump(lab.site, "stf0", { path: pcap, direction: "in" });
+          const oracle = await startListener(lab.site, records);
+          const sent = await runGenerator(lab.wan, [
+            "ingress",
+            "eth0",
+            lab.siteMac,
+            `${5173 + index}`,
+            `${phase.count}`,
+            phase.name,
+          ]);
+          const counters = await settle(() => stf.counters(), "ingress");
+          const drops = await rawSocketDrops(lab.site);
+          await waitForRecords(records, handled(counters.ingress));
+          await oracle.stop("SIGTERM", 5_000);
+          await waitForPcap(pcap, counters.ingress.packets);
+          await lanSide.stop("SIGINT", 5_000);
+          assertCaptureComplete(lanSide);
+          assert.equal(stf.status, undefined, `stf (${phase.name}) stays up:\n${stf.output()}`);
+          const final = await stf.finish();
 
-        // No receive-buffer overflow: both sockets saw the same packets.
-        assert.deepEqual(drops.filter((d) => d !== 0), [], `raw socket drops ${drops}`);
-        assert.equal(drops.length, 2, "stf's socket and the oracle's");
+          // No receive-buffer overflow: both sockets saw the same packets.
+          assert.deepEqual(drops.filter((d) => d !== 0), [], `raw socket drops ${drops}`);
+          assert.equal(drops.length, 2, "stf's socket and the oracle's");
 
-        const delivered = readRecords(await Deno.readFile(records));
-        const reference = new Reference({
-          ...phase.settings,
-          own4: HOSTILE.own4,
-          local: HOSTILE.local,
-          broadcasts: HOSTILE.broadcasts,
-          mtu: 1480,
-        });
-        const verdicts = delivered.map((p) => reference.ingress(p));
-        const expectedReasons = tally(verdicts.map((v) => v.reason));
-        const ingress = final.ingress;
-        // Exactly once: every delivered packet is forwarded or dropped for one reason.
-        assert.equal(handled(ingress), delivered.length, "stf counted every delivered packet");
-        assert.equal(handled(counters.ingress), delivered.length);
-        assert.equal(ingress.ioErrors, 0, "no TUN write failed");
-        const got = nonZero({ ...ingress.dropped, forwarded: ingress.packets });
-        assert.deepEqual(got, sortedObject(expectedReasons), `per-reason counts (${phase.name})`);
+          const delivered = readRecords(await Deno.readFile(records));
+          const reference = new Reference({
+            ...phase.settings,
+            own4: HOSTILE.own4,
+            local: HOSTILE.local,
+            broadcasts: HOSTILE.broadcasts,
+            mtu: 1480,
+          });
+          const verdicts = delivered.map((p) => reference.ingress(p));
+          const expectedReasons = tally(verdicts.map((v) => v.reason));
+          const ingress = final.ingress;
+          // Exactly once: every delivered packet is forwarded or dropped for one reason.
+          assert.equal(handled(ingress), delivered.length, "stf counted every delivered packet");
+          assert.equal(handled(counters.ingress), delivered.length);
+          assert.equal(ingress.ioErrors, 0, "no TUN write failed");
+          const got = nonZero({ ...ingress.dropped, forwarded: ingress.packets });
+          assert.deepEqual(got, sortedObject(expectedReasons), `per-reason counts (${phase.name})`);
 
-        // The LAN side: exactly the reference's forwarded inner packets, byte for byte.
-        const written = tally(readPcapPackets(await Deno.readFile(pcap)).map(packetKey));
-        const allowed = tally(verdicts.flatMap((v) => (v.inner ? [packetKey(v.inner)] : [])));
-        const unexpected = [...written.keys()].filter((k) => !allowed.has(k));
-        assert.deepEqual(unexpected.slice(0, 3), [], "nothing a rule forbids reaches stf0");
-        assert.deepEqual(sortedObject(written), sortedObject(allowed), "nothing allowed is lost");
+          // The LAN side: exactly the reference's forwarded inner packets, byte for byte.
+          const written = tally(readPcapPackets(await Deno.readFile(pcap)).map(packetKey));
+          const allowed = tally(verdicts.flatMap((v) => (v.inner ? [packetKey(v.inner)] : [])));
+          const unexpected = [...written.keys()].filter((k) => !allowed.has(k));
+          assert.deepEqual(unexpected.slice(0, 3), [], "nothing a rule forbids reaches stf0");
+          assert.deepEqual(sortedObject(written), sortedObject(allowed), "nothing allowed is lost");
 
-        for (const r of expectedReasons.keys()) seen.add(r);
-        totals.sent += sent.packets;
-        totals.frames += sent.frames;
-        totals.delivered += delivered.length;
-        totals.forwarded += ingress.packets;
-        console.log(
-          `hostile ingress (${phase.name}): ${sent.packets} packets (${sent.frames} frames) sent, ` +
-            `${delivered.length} delivered by the kernel, ${ingress.packets} forwarded, ` +
-            JSON.stringify(nonZero(ingress.dropped)),
-        );
-      } finally {
-        await stf.stop("SIGKILL", 2_000);
-      }
+          for (const r of expectedReasons.keys()) seen.add(r);
+          totals.sent += sent.packets;
+          totals.frames += sent.frames;
+          totals.delivered += delivered.length;
+          totals.forwarded += ingress.packets;
+          console.log(
+            `hostile ingress (${phase.name}): ${sent.packets} packets (${sent.frames} frames) sent, ` +
+              `${delivered.length} delivered by the kernel, ${ingress.packets} forwarded, ` +
+              JSON.stringify(nonZero(ingress.dropped)),
+          );
+        } finally {
+          await stf.stop("SIGKILL", 2_000);
+        }
+      });
     }
     console.log(`hostile ingress totals: ${JSON.stringify(totals)}`);
     assert.ok(totals.sent >= 10_000);

@@ -9,7 +9,13 @@
  */
 import assert from "node:assert/strict";
 import { labTest, type Netns, stfArgv } from "./_lab.ts";
-import { breakReturnPath, buildRelayLab, RELAYS, waitForRecord } from "./_relays.ts";
+import {
+  breakReturnPath,
+  buildRelayLab,
+  measureFailover,
+  RELAYS,
+  waitForRecord,
+} from "./_relays.ts";
 import { Capture } from "./_seed.ts";
 
 const CONTROL = `/run/stf/relay-failover-${Deno.pid}.sock`;
@@ -301,5 +307,26 @@ labTest(
     ]);
     assert.ok(after.relays[1].lostInARow < 3, JSON.stringify(after.relays));
     assert.equal(after.relay, RELAYS.relayB);
+  },
+);
+
+labTest(
+  "with the default probe settings (10 s, 3 lost) native IPv6 moves to the second relay within 40 s",
+  async () => {
+    await using lab = await buildRelayLab();
+    const site = await lab.startSite([
+      "--ipv4",
+      RELAYS.siteIpv4,
+      "--relay",
+      RELAYS.relayA,
+      "--relay",
+      RELAYS.relayB,
+      "--default-route",
+    ]);
+    // The first probe of each relay goes out at a random point of the first 10 s; up after 2.
+    await waitForRecord(site, { relay: RELAYS.relayA, state: "up" }, { timeoutMs: 30_000 });
+    const failoverMs = await measureFailover(lab, site, 45_000);
+    console.log(`failover with the default probe settings: ${failoverMs} ms`);
+    assert.ok(failoverMs <= 40_000, `failover took ${failoverMs} ms`);
   },
 );
