@@ -71,7 +71,7 @@ export interface FdDevices extends QueueFds {
    * The fds of further queues (`--queues`): one more Worker pair each. The TUN fds are
    * queues of one `IFF_MULTI_QUEUE` device (the kernel spreads flows over them); each
    * protocol-41 socket must carry a filter that accepts its share of the packets only
-   * (`attachQueueFilter`), since every raw socket receives every packet.
+   * (`attachIngressFilter`), since every raw socket receives every packet.
    */
   readonly moreQueues?: readonly QueueFds[];
 }

@@ -55,7 +55,6 @@ export {
   validateInterfaceName,
 } from "./plan.ts";
 export {
-  attachQueueFilter,
   LINK_BUFFER_BYTES,
   openRawLink,
   openSendLink,

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { type BpfInstruction, encodeBpf } from "./queue_filter.ts";
 
 /** Where the inner IPv6 header starts (after a 20-byte IPv4 header). */
 const V6 = 20;
@@ -30,7 +31,7 @@ export function probeReplyFilterProgram(identifier: number): Uint8Array<ArrayBuf
   const LD_H_ABS = 0x28;
   const JMP_JEQ_K = 0x15;
   const RET_K = 0x06;
-  const program: { code: number; jt?: number; jf?: number; k?: number }[] = [
+  const program: BpfInstruction[] = [
     /* 0 */ { code: LD_B_ABS, k: 0 },
     /* 1 */ { code: JMP_JEQ_K, k: 0x45, jt: 0, jf: 7 }, // IPv4, IHL 5
     /* 2 */ { code: LD_B_ABS, k: V6 + 6 },
@@ -42,15 +43,7 @@ export function probeReplyFilterProgram(identifier: number): Uint8Array<ArrayBuf
     /* 8 */ { code: RET_K, k: 0x40000 },
     /* 9 */ { code: RET_K, k: 0 },
   ];
-  const bytes = new Uint8Array(program.length * 8);
-  const view = new DataView(bytes.buffer);
-  program.forEach((insn, i) => {
-    view.setUint16(8 * i, insn.code, true);
-    view.setUint8(8 * i + 2, insn.jt ?? 0);
-    view.setUint8(8 * i + 3, insn.jf ?? 0);
-    view.setUint32(8 * i + 4, insn.k ?? 0, true);
-  });
-  return bytes;
+  return encodeBpf(program);
 }
 
 /**

@@ -16,7 +16,7 @@
  */
 
 /** One `struct sock_filter` instruction: `{ u16 code; u8 jt; u8 jf; u32 k; }`. */
-interface Instruction {
+export interface BpfInstruction {
   readonly code: number;
   readonly jt?: number;
   readonly jf?: number;
@@ -60,7 +60,7 @@ export function queueFilterProgram(queue: number, queues: number): Uint8Array<Ar
     throw new RangeError(`Cannot filter for queue ${queue} of ${queues}`);
   }
   // Jump offsets count the instructions skipped after the jump.
-  const program: Instruction[] = [
+  const program: BpfInstruction[] = [
     /* 0 */ { code: LD_W_LEN },
     /* 1 */ { code: JMP_JGE_K, k: INNER_PORTS + 4, jt: 0, jf: 16 }, // short → 18
     /* 2 */ { code: LD_W_ABS, k: INNER_SOURCE_LOW },
@@ -83,6 +83,16 @@ export function queueFilterProgram(queue: number, queues: number): Uint8Array<Ar
     /* 19 */ { code: RET_K, k: ACCEPT },
     /* 20 */ { code: RET_K, k: DROP },
   ];
+  return encodeBpf(program);
+}
+
+/**
+ * Encodes classic BPF instructions as the kernel's `struct sock_filter` array (8 bytes each,
+ * host byte order: little-endian on the x86_64 and aarch64 stf runs on).
+ *
+ * @param program the instructions
+ */
+export function encodeBpf(program: readonly BpfInstruction[]): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(program.length * 8);
   const view = new DataView(bytes.buffer);
   program.forEach((insn, i) => {

@@ -13,7 +13,6 @@ import {
   IPPROTO_IP,
   IPPROTO_IPV6,
   openLibc,
-  SO_ATTACH_FILTER,
   SO_RCVBUFFORCE,
   SO_SNDBUFFORCE,
   SOCK_CLOEXEC,
@@ -21,7 +20,6 @@ import {
   SOCK_RAW,
   SOL_SOCKET,
 } from "../../ffi/mod.ts";
-import { queueFilterProgram } from "./queue_filter.ts";
 
 /** Options of {@link openRawLink} and {@link openSendLink}. */
 export interface RawLinkOptions {
@@ -121,29 +119,5 @@ export function openSendLink(options: RawLinkOptions = {}): SocketHandle {
     { name: IP_RECVERR, what: "IP_RECVERR" },
     options,
     "sending raw socket",
-  );
-}
-
-/**
- * Gives a protocol-41 socket the share of packets of one queue (`stf run --queues N`): the
- * classic BPF program of `queue_filter.ts`, attached with `SO_ATTACH_FILTER` (the kernel
- * copies it).
- *
- * @param socket the receiving protocol-41 socket of that queue
- * @param queue the queue, 0 ≤ queue < queues
- * @param queues the number of queues (≥ 2)
- * @throws {SyscallError} when the kernel refuses the program
- */
-export function attachQueueFilter(socket: SocketHandle, queue: number, queues: number): void {
-  const program = queueFilterProgram(queue, queues);
-  // struct sock_fprog { unsigned short len; struct sock_filter *filter; } (16 bytes, LP64)
-  const fprog = new Uint8Array(16);
-  const view = new DataView(fprog.buffer);
-  view.setUint16(0, program.length / 8, true);
-  view.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(program))), true);
-  check(
-    openLibc().symbols.setsockopt(socket.fd, SOL_SOCKET, SO_ATTACH_FILTER, fprog, 16),
-    "setsockopt(SO_ATTACH_FILTER)",
-    `give the protocol-41 socket of queue ${queue} its share of the packets`,
   );
 }
