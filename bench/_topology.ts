@@ -196,8 +196,10 @@ export interface StartOptions {
 export interface RunningForwarder {
   /** The address in B that A's traffic goes to. */
   readonly target: string;
-  /** The forwarder processes of both ends (none for native). */
+  /** The forwarder processes of both ends, A's then B's (none for native). */
   readonly processes: readonly NsProcess[];
+  /** The tunnel interface's name in both sites (none for native). */
+  readonly ifname?: string;
   /** Stops both ends and waits for their interfaces to go. */
   stop(): Promise<void>;
 }
@@ -331,6 +333,7 @@ async function startPair(
   return {
     target: B_TUNNEL_IPV6,
     processes: procs,
+    ifname,
     stop: () => stopAll(lab, procs, ifname),
   };
 }
