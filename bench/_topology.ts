@@ -175,6 +175,8 @@ export interface ForwarderSpec {
   readonly kind: "native" | "socat" | "cfwd" | "stf";
   /** Extra command-line flags for `stf run` (variants). */
   readonly flags?: readonly string[];
+  /** Another stf entry point for this row (a variant built from another checkout). */
+  readonly main?: string;
   /**
    * B's veth merges received packets like a NIC with GRO and interrupt moderation
    * ({@link BenchLab.setUplinkGro}); default: plain veth, nothing merged.
@@ -385,7 +387,7 @@ export async function startForwarder(
       );
     }
     case "stf": {
-      const main = options.stfMain;
+      const main = spec.main ?? options.stfMain;
       if (main === undefined) throw new StartError("stf's main.ts was not found");
       const flags = spec.flags ?? [];
       return await startPair(

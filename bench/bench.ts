@@ -163,7 +163,9 @@ Options:
   -h, --help        this text
 
 Environment:
-  STF_BENCH_VARIANTS  extra stf rows, e.g. '[{"name":"stf-no-batch","flags":["--no-batch"]}]'
+  STF_BENCH_VARIANTS  extra stf rows, e.g. '[{"name":"stf-no-batch","flags":["--no-batch"]}]';
+                      a "main" runs another checkout's main.ts in that row (a before/after
+                      pair of builds in one invocation, interleaved)
   STF_BENCH_MAIN      the stf entry point to run (default: this checkout's main.ts)`;
 
 /** A whole number of at least `min` (1: "positive"; 0: zero allowed, to switch a step off). */
@@ -258,22 +260,28 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
  * @throws {SyntaxError} when the variable is not a JSON array of `{ name, flags }`
  */
 export function variantSpecs(env: string | undefined): ForwarderSpec[] {
-  const list: { name: string; flags: readonly string[] }[] = [...STF_VARIANTS];
+  const list: { name: string; flags: readonly string[]; main?: string }[] = [...STF_VARIANTS];
   if (env !== undefined && env.trim() !== "") {
     const parsed: unknown = JSON.parse(env);
     const ok = Array.isArray(parsed) &&
       parsed.every((v) =>
         typeof v === "object" && v !== null && typeof v.name === "string" &&
-        Array.isArray(v.flags) && v.flags.every((f: unknown) => typeof f === "string")
+        Array.isArray(v.flags) && v.flags.every((f: unknown) => typeof f === "string") &&
+        (v.main === undefined || typeof v.main === "string")
       );
     if (!ok) {
       throw new SyntaxError(
-        'Cannot read STF_BENCH_VARIANTS: expected a JSON array of {"name": "…", "flags": ["…"]}',
+        'Cannot read STF_BENCH_VARIANTS: expected a JSON array of {"name": "…", "flags": ["…"]} (and an optional "main": "…/main.ts")',
       );
     }
-    list.push(...(parsed as { name: string; flags: string[] }[]));
+    list.push(...(parsed as { name: string; flags: string[]; main?: string }[]));
   }
-  return list.map((v) => ({ name: v.name, kind: "stf", flags: v.flags }));
+  return list.map((v) => ({
+    name: v.name,
+    kind: "stf",
+    flags: v.flags,
+    ...(v.main === undefined ? {} : { main: v.main }),
+  }));
 }
 
 /** A test's outcome: the measurement with the forwarders' CPU time, or why it failed. */

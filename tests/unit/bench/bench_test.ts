@@ -99,12 +99,20 @@ Deno.test("variantSpecs() adds the variants of STF_BENCH_VARIANTS as stf rows", 
   const specs = variantSpecs('[{"name":"stf-no-batch","flags":["--no-batch"]}]');
   assert.deepEqual(specs.at(-1), { name: "stf-no-batch", kind: "stf", flags: ["--no-batch"] });
   assert.ok(specs.every((s) => s.kind === "stf"));
+  const other = variantSpecs('[{"name":"stf-before","flags":[],"main":"/tmp/b/main.ts"}]');
+  assert.deepEqual(other.at(-1), {
+    name: "stf-before",
+    kind: "stf",
+    flags: [],
+    main: "/tmp/b/main.ts",
+  });
 });
 
 Deno.test("variantSpecs() refuses a variable that is not an array of { name, flags }", () => {
   assert.throws(() => variantSpecs('{"name":"x"}'), SyntaxError);
   assert.throws(() => variantSpecs('[{"name":"x","flags":[1]}]'), SyntaxError);
   assert.throws(() => variantSpecs("not json"), SyntaxError);
+  assert.throws(() => variantSpecs('[{"name":"x","flags":[],"main":1}]'), SyntaxError);
 });
 
 function run(n: number, gbps: number, extra: Partial<RunRecord> = {}): RunRecord {
