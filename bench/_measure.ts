@@ -296,8 +296,9 @@ async function startCapture(ns: Netns, ifname: string, file: string): Promise<Ns
     "-i",
     ifname,
     "-n",
+    // Whole packets: a merged UDP packet (GSO) carries the later datagrams' sequence numbers.
     "-s",
-    "128",
+    "8192",
     "-B",
     "8192",
     "-U",
@@ -321,6 +322,9 @@ async function startCapture(ns: Netns, ifname: string, file: string): Promise<Ns
   }
   return p;
 }
+
+/** UDP payload of the hop test at a fixed rate (and the segment size of merged packets). */
+const HOP_UDP_PAYLOAD_BYTES = 64;
 
 /** One-way hop latencies of one test, A → B, with the capture's bookkeeping. */
 export interface HopResult {
@@ -376,8 +380,8 @@ export async function measureHop(
       ping = await measurePing(lab, fwd.target, traffic.count);
     } else {
       udp = await measureUdp(lab, fwd.target, {
-        payloadBytes: 64,
-        bitrate: `${traffic.pps * 64 * 8}`,
+        payloadBytes: HOP_UDP_PAYLOAD_BYTES,
+        bitrate: `${traffic.pps * HOP_UDP_PAYLOAD_BYTES * 8}`,
         durationSeconds: traffic.seconds,
       });
     }
@@ -391,7 +395,7 @@ export async function measureHop(
     const b = parsePcap(await Deno.readFile(fileB));
     const aHex = ipv6Hex(A_TUNNEL_IPV6);
     const bHex = ipv6Hex(B_TUNNEL_IPV6);
-    const forward = matchHops(a, b, (k) => k.includes(aHex + bHex));
+    const forward = matchHops(a, b, (k) => k.includes(aHex + bHex), HOP_UDP_PAYLOAD_BYTES);
     const reverse = matchHops(b, a, (k) => k.includes(bHex + aHex));
     const round = (v: number) => Math.round(v * 10) / 10;
     return {

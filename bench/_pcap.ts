@@ -124,6 +124,30 @@ export function packetKey(ip: Uint8Array): string | undefined {
   return undefined;
 }
 
+/**
+ * The names of the datagrams in a packet: {@link packetKey}'s one name, or, for a UDP packet
+ * whose payload is a whole number (≥ 2) of `udpSegmentBytes`-byte segments, one name per
+ * segment. stf writes UDP datagrams of one flow into its TUN merged into one GSO packet, which
+ * the capture sees once, before the kernel splits it: each datagram arrived then. Segments
+ * beyond the captured bytes have no name.
+ *
+ * @param ip the packet, starting at its IPv6 header
+ * @param udpSegmentBytes the payload size of every datagram the sender sent, if known
+ */
+export function packetKeys(ip: Uint8Array, udpSegmentBytes?: number): string[] {
+  const key = packetKey(ip);
+  if (key === undefined) return [];
+  if (udpSegmentBytes === undefined || udpSegmentBytes < 16 || ip[6] !== IPPROTO_UDP) return [key];
+  const payload = ((ip[4] << 8) | ip[5]) - 8;
+  if (payload < 2 * udpSegmentBytes || payload % udpSegmentBytes !== 0) return [key];
+  const keys: string[] = [];
+  const head = `udp ${hex(ip.subarray(8, 40))} ${hex(ip.subarray(40, 44))}`;
+  for (let at = 48; at + 16 <= ip.length && at < 48 + payload; at += udpSegmentBytes) {
+    keys.push(`${head} ${hex(ip.subarray(at, at + 16))}`);
+  }
+  return keys;
+}
+
 /** The link-layer header's length of a link type, before the IP header. */
 function linkHeaderBytes(linkType: number): number {
   if (linkType === LINKTYPE_RAW) return 0;
@@ -131,18 +155,24 @@ function linkHeaderBytes(linkType: number): number {
   throw new SyntaxError(`Cannot read pcap: link type ${linkType} is not raw IP`);
 }
 
-/** The packets of one capture by name, first occurrence only, and how many had no name. */
-export function indexCapture(capture: Pcap): { byKey: Map<string, PcapTime>; unnamed: number } {
+/**
+ * The datagrams of one capture by name ({@link packetKeys}), first occurrence only, and how
+ * many packets had no name.
+ *
+ * @param capture the capture
+ * @param udpSegmentBytes the sender's UDP payload size, to name the datagrams of merged packets
+ */
+export function indexCapture(
+  capture: Pcap,
+  udpSegmentBytes?: number,
+): { byKey: Map<string, PcapTime>; unnamed: number } {
   const skip = linkHeaderBytes(capture.linkType);
   const byKey = new Map<string, PcapTime>();
   let unnamed = 0;
   for (const r of capture.records) {
-    const key = packetKey(r.data.subarray(skip));
-    if (key === undefined) {
-      unnamed++;
-      continue;
-    }
-    if (!byKey.has(key)) byKey.set(key, r.time);
+    const keys = packetKeys(r.data.subarray(skip), udpSegmentBytes);
+    if (keys.length === 0) unnamed++;
+    for (const key of keys) if (!byKey.has(key)) byKey.set(key, r.time);
   }
   return { byKey, unnamed };
 }
@@ -159,16 +189,22 @@ export interface HopMatch {
 
 /**
  * Pairs the packets of `from` (the sending site's TUN, outbound) with those of `to` (the
- * receiving site's TUN, inbound) by {@link packetKey}, keeping those whose key satisfies
+ * receiving site's TUN, inbound) by {@link packetKeys}, keeping those whose key satisfies
  * `select` (a direction: source and destination addresses are in the key).
  *
  * @param from the sending site's capture
  * @param to the receiving site's capture
  * @param select which keys to keep
+ * @param udpSegmentBytes the sender's UDP payload size, to find datagrams in merged packets
  */
-export function matchHops(from: Pcap, to: Pcap, select: (key: string) => boolean): HopMatch {
+export function matchHops(
+  from: Pcap,
+  to: Pcap,
+  select: (key: string) => boolean,
+  udpSegmentBytes?: number,
+): HopMatch {
   const sent = indexCapture(from).byKey;
-  const received = indexCapture(to).byKey;
+  const received = indexCapture(to, udpSegmentBytes).byKey;
   const delaysUs: number[] = [];
   let unmatched = 0;
   let negative = 0;

@@ -129,6 +129,26 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "matchHops() finds each datagram of a merged UDP packet when given the segment size",
+  ignore: skipWithoutScapy(),
+  fn: async () => {
+    const a = parsePcap(
+      await scapyPcap([1, 2, 3].map((seq) => ({ expr: udp(seq), sec: 7, nsec: seq * 1000 })), true),
+    );
+    // B's TUN got the three as one GSO packet (one UDP header, three 64-byte payloads).
+    const merged = `IPv6(src='${A}', dst='${B}')/UDP(sport=40000, dport=5201)/Raw(load=b''.join(` +
+      `(i).to_bytes(12, 'big') + b'y'*52 for i in (1, 2, 3)))`;
+    const b = parsePcap(await scapyPcap([{ expr: merged, sec: 7, nsec: 50_000 }], true));
+    const all = () => true;
+    assert.deepEqual(matchHops(a, b, all, 64).delaysUs, [49, 48, 47]);
+    // Without the size only the first datagram is found.
+    const plain = matchHops(a, b, all);
+    assert.deepEqual(plain.delaysUs, [49]);
+    assert.equal(plain.unmatched, 2);
+  },
+});
+
 Deno.test("parsePcap() reads a big-endian file and leaves out a record cut short", () => {
   const bytes = new Uint8Array(24 + 16 + 4 + 16 + 2);
   const v = new DataView(bytes.buffer);
