@@ -1,11 +1,13 @@
 /**
  * `deno task bench`: measures stf against native IPv6, a socat pair and the naive C forwarder
  * (`bench/cfwd.c`) in one lab, under identical conditions, and prints the medians
- * and the ratios as Markdown tables.
+ * and the ratios as Markdown tables: throughput, and the ordinary loads (one-way hop latency
+ * idle and at 1 kpps, CPU per packet at fixed rates, idle CPU).
  *
  * ```sh
  * deno run -A bench/bench.ts [--runs 3] [--duration 5] [--only native,socat,cfwd,stf]
- *   [--udp-bitrate 0] [--out bench-results.json]
+ *   [--tests tcp,udp,cpu,hop,ping,idle] [--cpu-kpps 1,10,50] [--udp-bitrate 0]
+ *   [--out bench-results.json]
  * ```
  *
  * Needs root, `ip netns`, iperf3, ping, ss and ethtool; socat and gcc for their rows. Extra
