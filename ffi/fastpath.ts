@@ -17,10 +17,7 @@ export const FASTPATH_SYMBOLS = {
   recvmsg: { parameters: ["i32", "pointer", "i32"], result: "i32" },
   sendmmsg: { parameters: ["i32", "pointer", "u32", "i32"], result: "i32" },
   recvmmsg: { parameters: ["i32", "pointer", "u32", "i32", "pointer"], result: "i32" },
-  epoll_create1: { parameters: ["i32"], result: "i32" },
-  epoll_ctl: { parameters: ["i32", "i32", "i32", "pointer"], result: "i32" },
-  epoll_wait: { parameters: ["i32", "pointer", "i32", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
+  poll: { parameters: ["pointer", "u64", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 

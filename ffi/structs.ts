@@ -164,13 +164,6 @@ export const POLLFD = Object.freeze({
   REVENTS: 6,
 });
 
-/** `struct epoll_event` (`<sys/epoll.h>`), packed on x86-64: events, then the 64-bit data. */
-export const EPOLL_EVENT = Object.freeze({
-  SIZE: 12,
-  EVENTS: 0,
-  DATA: 4,
-});
-
 /** `struct virtio_net_hdr` (`<linux/virtio_net.h>`), in front of packets with IFF_VNET_HDR. */
 export const VIRTIO_NET_HDR = Object.freeze({
   SIZE: 10,

@@ -3,7 +3,7 @@
  * descriptors, through the fast-path libc binding (`ffi/fastpath.ts`): `read` into pointers
  * computed once per buffer, `writev`/`sendmsg` with lengths written into preallocated structs.
  * The fds are non-blocking: "nothing waiting" is 0, not a blocked thread; the Worker waits in
- * `epoll` ({@link FdEpoller}).
+ * `poll` ({@link FdPoller}).
  *
  * @module
  */
@@ -17,7 +17,7 @@ import {
 } from "../../ffi/fastpath.ts";
 import type { PacketBatch } from "./batch.ts";
 import type { IcmpSource, Link, Poller, SendError, TunDevice } from "./types.ts";
-import { EPOLL_EVENT } from "../../ffi/structs.ts";
+import { POLLFD } from "../../ffi/structs.ts";
 import {
   EAGAIN,
   EINTR,
@@ -30,6 +30,7 @@ import {
   POLLERR,
   POLLHUP,
   POLLIN,
+  POLLNVAL,
   SO_EE_ORIGIN_LOCAL,
 } from "../../ffi/constants.ts";
 /** The most ranges one gathered write takes (a coalesced packet: 64 KiB of ≥ 536-byte MSS). */
@@ -365,33 +366,21 @@ export class FdLink implements Link, IcmpSource {
   close(): void {}
 }
 
-/** `EPOLL_CLOEXEC` (`O_CLOEXEC`). */
-const EPOLL_CLOEXEC = 0o2000000;
-/** `EPOLL_CTL_ADD`. */
-const EPOLL_CTL_ADD = 1;
-/**
- * The events that mean an fd is gone or broken, as epoll reports them (`EPOLLERR`, `EPOLLHUP`;
- * a TUN whose device was deleted reports `EPOLLERR`). There is no `POLLNVAL`: a closed fd
- * leaves the set instead of being reported.
- */
-const EPOLL_FAILURES = POLLERR | POLLHUP;
+/** The events that mean an fd is gone or broken. */
+const POLL_FAILURES = POLLERR | POLLHUP | POLLNVAL;
 
 /**
- * The {@link Poller} over `epoll(7)`: the fds are registered once, so a wait neither copies a
- * `pollfd` array in nor walks every fd's wait queue twice as `poll` does, and it takes no 64-bit
- * argument (`poll`'s `nfds_t`). Level-triggered, like `poll`. Each entry's index is its event's
- * data, so the ready list maps back to entries.
+ * `poll(2)` over the data fds and a doorbell (an eventfd, `wake.ts`), with the `pollfd` array
+ * and the doorbell's counter in pinned buffers made once: a wait allocates nothing.
  */
-export class FdEpoller implements Poller {
+export class FdPoller implements Poller {
   /** How many entries are watched, the doorbell (last) included. */
   readonly size: number;
   readonly #lib: FastPath;
   readonly #errno: () => number;
-  readonly #epfd: number;
-  readonly #events: PinnedBuffer;
+  readonly #pollfds: PinnedBuffer;
   readonly #view: DataView;
-  /** The events of each entry in the last wait (0: not ready). */
-  readonly #revents: Int32Array;
+  readonly #nfds: bigint;
   readonly #doorbell: number;
   readonly #counter: PinnedBuffer = pinnedBuffer(8);
   readonly #counterWords = new Uint32Array(this.#counter.bytes.buffer);
@@ -402,7 +391,6 @@ export class FdEpoller implements Poller {
    * @param lib the fast-path binding of this thread
    * @param fds the data fds, in the order the loop asks about them
    * @param doorbell the eventfd the parent rings after each message
-   * @throws {Error} when the epoll set cannot be made
    */
   constructor(lib: FastPath, fds: readonly number[], doorbell: number) {
     this.#lib = lib;
@@ -410,62 +398,42 @@ export class FdEpoller implements Poller {
     this.#doorbell = doorbell;
     const all = [...fds, doorbell];
     this.size = all.length;
-    this.#revents = new Int32Array(all.length);
-    this.#events = pinnedBuffer(EPOLL_EVENT.SIZE * all.length);
-    this.#view = new DataView(this.#events.bytes.buffer);
-    this.#epfd = lib.symbols.epoll_create1(EPOLL_CLOEXEC);
-    if (this.#epfd < 0) throw new Error(`Cannot create an epoll set: errno ${this.#errno()}`);
-    const event = pinnedBuffer(EPOLL_EVENT.SIZE);
-    const view = new DataView(event.bytes.buffer);
+    this.#nfds = BigInt(all.length);
+    this.#pollfds = pinnedBuffer(POLLFD.SIZE * all.length);
+    this.#view = new DataView(this.#pollfds.bytes.buffer);
     all.forEach((fd, i) => {
-      view.setUint32(EPOLL_EVENT.EVENTS, POLLIN, true);
-      view.setUint32(EPOLL_EVENT.DATA, i, true);
-      if (lib.symbols.epoll_ctl(this.#epfd, EPOLL_CTL_ADD, fd, event.pointer) !== 0) {
-        const e = this.#errno();
-        lib.symbols.close(this.#epfd);
-        throw new Error(`Cannot watch fd ${fd} with epoll: errno ${e}`);
-      }
+      this.#view.setInt32(POLLFD.SIZE * i + POLLFD.FD, fd, true);
+      this.#view.setInt16(POLLFD.SIZE * i + POLLFD.EVENTS, POLLIN, true);
     });
   }
 
-  /** Waits in `epoll_wait`; an interrupted wait (EINTR) counts as a timeout. */
+  /** Waits in `poll`; an interrupted wait (EINTR) counts as a timeout. */
   wait(timeout: number): number {
-    const n = this.#lib.symbols.epoll_wait(this.#epfd, this.#events.pointer, this.size, timeout);
-    this.#revents.fill(0);
-    if (n < 0) {
-      const e = this.#errno();
-      return e === EINTR ? 0 : -e;
-    }
-    const view = this.#view;
-    for (let k = 0; k < n; k++) {
-      const at = EPOLL_EVENT.SIZE * k;
-      this.#revents[view.getUint32(at + EPOLL_EVENT.DATA, true)] = view.getUint32(
-        at + EPOLL_EVENT.EVENTS,
-        true,
-      );
-    }
-    return n;
+    const ready = this.#lib.symbols.poll(this.#pollfds.pointer, this.#nfds, timeout);
+    if (ready >= 0) return ready;
+    const e = this.#errno();
+    return e === EINTR ? 0 : -e;
   }
 
   /** Whether entry `i` was readable in the last wait. */
   readable(i: number): boolean {
-    return (this.#revents[i] & POLLIN) !== 0;
+    return (this.#revents(i) & POLLIN) !== 0;
   }
 
   /** The error events of entry `i` in the last wait. */
   failed(i: number): number {
-    return this.#revents[i] & EPOLL_FAILURES;
+    return this.#revents(i) & POLL_FAILURES;
   }
 
   /** Reads the doorbell's counter when it was readable (a native-endian u64, reset by the read). */
   takeRings(): number {
     if (!this.readable(this.size - 1)) return 0;
+    // Never near 2^32 messages: the low word is the count.
     const n = this.#lib.symbols.read(this.#doorbell, this.#counter.pointer, 8n);
     return n === 8 ? this.#counterWords[0] : 0;
   }
 
-  /** Closes the epoll set (the watched fds stay open: their owners close them). */
-  close(): void {
-    this.#lib.symbols.close(this.#epfd);
+  #revents(i: number): number {
+    return this.#view.getInt16(POLLFD.SIZE * i + POLLFD.REVENTS, true);
   }
 }

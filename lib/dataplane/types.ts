@@ -127,9 +127,9 @@ export interface TunFeatures {
 }
 
 /**
- * The poll loop's view of its file descriptors (the seam between the Worker's loop and the
- * kernel's wait): the data fds, then the doorbell last. `FdEpoller` (`linux.ts`, over `epoll`)
- * is the real one, `FakePoller` (`fake.ts`) a scripted one for tests.
+ * The poll loop's view of its file descriptors (the seam between the Worker's loop and
+ * `poll(2)`): the data fds, then the doorbell last. `FdPoller` (`linux.ts`) is the real one,
+ * `FakePoller` (`fake.ts`) a scripted one for tests.
  */
 export interface Poller {
   /** How many entries are watched, the doorbell included (it is the last). */

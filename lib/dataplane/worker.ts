@@ -1,6 +1,6 @@
 /**
  * A data-plane Worker: one per direction and queue. It opens its own libc binding, wraps the
- * fds it is given (`linux.ts`: the TUN, the link, the ICMPv4 socket, a {@link FdEpoller} over
+ * fds it is given (`linux.ts`: the TUN, the link, the ICMPv4 socket, a {@link FdPoller} over
  * them and the doorbell) and runs a {@link DirectionLoop} on synchronous calls.
  *
  * Messages in: `start`, `reload`, `stop` (`WorkerMessage`, `types.ts`).
@@ -11,7 +11,7 @@
 /// <reference lib="deno.worker" />
 import { openFastPath } from "../../ffi/fastpath.ts";
 import { DirectionLoop } from "./direction.ts";
-import { FdEpoller, FdLink, FdTunDevice } from "./linux.ts";
+import { FdLink, FdPoller, FdTunDevice } from "./linux.ts";
 import type { WorkerEvent, WorkerMessage, WorkerStart } from "./types.ts";
 
 let current: DirectionLoop | undefined;
@@ -37,24 +37,16 @@ function start(message: WorkerStart): void {
   const icmp = egress && message.icmpFd >= 0 ? new FdLink(lib, message.icmpFd) : undefined;
   // Entry 0 the data fd, entry 1 the ICMPv4 socket when there is one, the doorbell last.
   const fds = egress ? [message.tunFd, ...(icmp ? [message.icmpFd] : [])] : [message.linkFd];
-  let poller: FdEpoller;
-  try {
-    poller = new FdEpoller(lib, fds, message.wakeFd);
-  } catch (e) {
-    lib.close();
-    throw e;
-  }
+  const poller = new FdPoller(lib, fds, message.wakeFd);
   try {
     current = new DirectionLoop(message, { tun, link, icmp, poller }, emit);
   } catch (e) {
-    poller.close();
     lib.close();
     throw e;
   }
   current.run()
     .catch((e) => emit({ kind: "error", message: String(e?.stack ?? e) }))
     .finally(() => {
-      poller.close();
       lib.close();
       emit({ kind: "stopped", direction: message.direction });
     });

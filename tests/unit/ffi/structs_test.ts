@@ -4,7 +4,6 @@ import {
   encodeIfreq,
   encodeIn6Ifreq,
   encodeIn6Rtmsg,
-  EPOLL_EVENT,
   IFREQ,
   IN6_IFREQ,
   IN6_RTMSG,
@@ -192,7 +191,6 @@ Deno.test({
 #include <netinet/in.h>
 #include <sys/uio.h>
 #include <poll.h>
-#include <sys/epoll.h>
 #include <linux/virtio_net.h>
 struct in6_ifreq { struct in6_addr ifr6_addr; unsigned int ifr6_prefixlen; int ifr6_ifindex; };
 int main(void) {
@@ -209,8 +207,6 @@ int main(void) {
          sizeof(struct iovec), sizeof(struct msghdr), sizeof(struct mmsghdr),
          offsetof(struct mmsghdr, msg_len));
   printf("%zu %zu\\n", sizeof(struct pollfd), sizeof(struct virtio_net_hdr));
-  printf("%zu %zu %zu\\n", sizeof(struct epoll_event), offsetof(struct epoll_event, events),
-         offsetof(struct epoll_event, data));
   return 0;
 }
 `;
@@ -236,7 +232,6 @@ int main(void) {
         ],
         [SOCKADDR_IN.SIZE, SOCKADDR_IN6.SIZE, IOVEC.SIZE, MSGHDR.SIZE, MMSGHDR.SIZE, MMSGHDR.LEN],
         [POLLFD.SIZE, VIRTIO_NET_HDR.SIZE],
-        [EPOLL_EVENT.SIZE, EPOLL_EVENT.EVENTS, EPOLL_EVENT.DATA],
       ]);
     } finally {
       await Deno.remove(dir, { recursive: true });
