@@ -5,17 +5,27 @@
  * @module
  */
 import {
+  type CpuSample,
   parseIperfTcp,
   parseIperfUdp,
   parsePing,
   parseProcStat,
+  parseSchedstat,
   parseSnmp6,
   parseStatusKb,
   type PingResult,
   type TcpResult,
   type UdpResult,
 } from "./_stats.ts";
-import { type BenchLab, NsProcess } from "./_topology.ts";
+import { ipv6Hex, matchHops, parsePcap } from "./_pcap.ts";
+import type { Netns } from "../tests/lab/_lab.ts";
+import {
+  A_TUNNEL_IPV6,
+  B_TUNNEL_IPV6,
+  type BenchLab,
+  NsProcess,
+  type RunningForwarder,
+} from "./_topology.ts";
 
 const IPERF_PORT = 5201;
 
@@ -190,4 +200,214 @@ export function maxStatusKb(pids: readonly number[], field: string): number | un
     } catch { /* gone */ }
   }
   return max;
+}
+
+/**
+ * Runtime of every thread of the processes and their descendants, in nanoseconds
+ * (`/proc/<pid>/task/<tid>/schedstat`), or `undefined` when one of `pids` is gone. Threads that
+ * ended are not counted: read it around a test during which the forwarders' threads all live.
+ *
+ * @param pids the forwarder processes
+ */
+export function cpuNs(pids: readonly number[]): number | undefined {
+  let total = 0;
+  for (const root of pids) {
+    if (readStat(root) === undefined) return undefined;
+    for (const pid of processTree(root)) {
+      let tasks: Deno.DirEntry[];
+      try {
+        tasks = [...Deno.readDirSync(`/proc/${pid}/task`)];
+      } catch {
+        continue;
+      }
+      for (const task of tasks) {
+        try {
+          total += parseSchedstat(
+            Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`),
+          );
+        } catch { /* the thread ended */ }
+      }
+    }
+  }
+  return total;
+}
+
+/**
+ * UDP datagrams delivered in the namespace of process `pid` (`Udp6InDatagrams` of
+ * `/proc/<pid>/net/snmp6`: read without spawning anything in the namespace), or 0 when unknown.
+ * Not the TUN's received packets: stf writes UDP segments of one flow into its TUN merged (one
+ * GSO packet for many datagrams), which the kernel splits before delivery.
+ */
+function deliveredDatagrams(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    return parseSnmp6(Deno.readTextFileSync(`/proc/${pid}/net/snmp6`), "Udp6InDatagrams");
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Reads the forwarders' CPU time and the UDP datagrams delivered in B once per interval while a
+ * test runs, from the bench's own process (so the readings cost the forwarders nothing).
+ */
+export class CpuSampler {
+  readonly #pids: number[];
+  readonly #bPid: number | undefined;
+  readonly #samples: CpuSample[] = [];
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * Starts sampling at once and every `intervalMs`.
+   *
+   * @param fwd the forwarder pair (A's process first, then B's)
+   * @param intervalMs the interval
+   */
+  constructor(fwd: RunningForwarder, intervalMs = 1000) {
+    this.#pids = fwd.processes.map((p) => p.pid);
+    this.#bPid = fwd.processes[1]?.pid;
+    this.#sample();
+    this.#timer = setInterval(() => this.#sample(), intervalMs);
+  }
+
+  #sample(): void {
+    const atMs = performance.now();
+    const cpu = cpuNs(this.#pids);
+    if (cpu === undefined) return;
+    this.#samples.push({ atMs, cpuNs: cpu, packets: deliveredDatagrams(this.#bPid) });
+  }
+
+  /** Takes a last sample, stops and returns the samples. */
+  stop(): CpuSample[] {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#sample();
+    return this.#samples;
+  }
+}
+
+/**
+ * Starts `tcpdump` on `ifname` in `ns`, writing `file` with nanosecond timestamps, and waits
+ * until it listens.
+ */
+async function startCapture(ns: Netns, ifname: string, file: string): Promise<NsProcess> {
+  const p = NsProcess.spawn(ns, [
+    "tcpdump",
+    "-i",
+    ifname,
+    "-n",
+    // Whole packets: a merged UDP packet (GSO) carries the later datagrams' sequence numbers.
+    "-s",
+    "8192",
+    "-B",
+    "8192",
+    "-U",
+    // Without it the last second's packets can stay in a ring block tcpdump never reads.
+    "--immediate-mode",
+    // Root keeps root: the bench's temporary directory is not writable by tcpdump's user.
+    "-Z",
+    "root",
+    "--time-stamp-precision=nano",
+    "-w",
+    file,
+    "ip6",
+  ], `tcpdump@${ns.name}`);
+  const deadline = Date.now() + 5000;
+  while (!p.logTail(20).includes("listening on")) {
+    if (p.exit !== undefined || Date.now() > deadline) {
+      await p.stop(500);
+      throw new Error(`tcpdump did not start in ${ns.name}: ${p.logTail()}`);
+    }
+    await sleep(20);
+  }
+  return p;
+}
+
+/** UDP payload of the hop test at a fixed rate (and the segment size of merged packets). */
+const HOP_UDP_PAYLOAD_BYTES = 64;
+
+/** One-way hop latencies of one test, A → B, with the capture's bookkeeping. */
+export interface HopResult {
+  /** Delay of each packet matched in both captures, µs (rounded to 0.1 µs). */
+  readonly delaysUs: number[];
+  /** B → A delays of the same test (ping replies), µs. */
+  readonly reverseDelaysUs: number[];
+  /** A → B packets that B's capture did not show. */
+  readonly unmatched: number;
+  /** Packets the two tcpdumps said the kernel dropped (`… dropped by kernel`). */
+  readonly captureDrops: number;
+  /** The ping round trips, when the traffic was ping. */
+  readonly ping?: PingResult;
+  /** The iperf3 result, when the traffic was UDP. */
+  readonly udp?: UdpResult;
+}
+
+function droppedByKernel(p: NsProcess): number {
+  const m = /(\d+) packets? dropped by kernel/.exec(p.logTail(10));
+  return m === null ? 0 : Number(m[1]);
+}
+
+/**
+ * The one-way hop latency A → B of the forwarder pair: `tcpdump` with nanosecond timestamps on
+ * the tunnel interface of both sites while `traffic` runs, packets paired by their content
+ * (`bench/_pcap.ts`). Both namespaces share the host's clock.
+ *
+ * @param lab the sites
+ * @param fwd the forwarder pair
+ * @param dir where the capture files go (removed after)
+ * @param traffic what to send: `ping` (pings 30 ms apart: lone packets through an idle pair),
+ *   or UDP-64 at `pps` for `seconds`
+ */
+export async function measureHop(
+  lab: BenchLab,
+  fwd: RunningForwarder,
+  dir: string,
+  traffic:
+    | { readonly kind: "ping"; readonly count: number }
+    | { readonly kind: "udp"; readonly pps: number; readonly seconds: number },
+): Promise<HopResult> {
+  const ifname = fwd.ifname;
+  if (ifname === undefined) throw new Error("no tunnel interface to capture on");
+  const fileA = `${dir}/hop-a.pcap`;
+  const fileB = `${dir}/hop-b.pcap`;
+  const captures: NsProcess[] = [];
+  let ping: PingResult | undefined;
+  let udp: UdpResult | undefined;
+  try {
+    captures.push(await startCapture(lab.a, ifname, fileA));
+    captures.push(await startCapture(lab.b, ifname, fileB));
+    if (traffic.kind === "ping") {
+      ping = await measurePing(lab, fwd.target, traffic.count);
+    } else {
+      udp = await measureUdp(lab, fwd.target, {
+        payloadBytes: HOP_UDP_PAYLOAD_BYTES,
+        bitrate: `${traffic.pps * HOP_UDP_PAYLOAD_BYTES * 8}`,
+        durationSeconds: traffic.seconds,
+      });
+    }
+    // What is in flight lands in the captures.
+    await sleep(500);
+  } finally {
+    for (const c of captures) await c.stop(3000);
+  }
+  try {
+    const a = parsePcap(await Deno.readFile(fileA));
+    const b = parsePcap(await Deno.readFile(fileB));
+    const aHex = ipv6Hex(A_TUNNEL_IPV6);
+    const bHex = ipv6Hex(B_TUNNEL_IPV6);
+    const forward = matchHops(a, b, (k) => k.includes(aHex + bHex), HOP_UDP_PAYLOAD_BYTES);
+    const reverse = matchHops(b, a, (k) => k.includes(bHex + aHex));
+    const round = (v: number) => Math.round(v * 10) / 10;
+    return {
+      delaysUs: forward.delaysUs.map(round),
+      reverseDelaysUs: reverse.delaysUs.map(round),
+      unmatched: forward.unmatched,
+      captureDrops: captures.reduce((sum, c) => sum + droppedByKernel(c), 0),
+      ping,
+      udp,
+    };
+  } finally {
+    await Deno.remove(fileA).catch(() => {});
+    await Deno.remove(fileB).catch(() => {});
+  }
 }

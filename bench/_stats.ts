@@ -350,3 +350,221 @@ export function formatRatioTable(rows: readonly SummaryRow[], pairs: readonly Ra
   }
   return markdownTable(["ratio", ...RATIO_COLUMNS.map(([name]) => name)], lines);
 }
+
+/**
+ * The `p`-th percentile of the finite values by nearest rank (p 50 of 1..4 is 2, p 90 of
+ * 1..10 is 9), or `undefined` when there is none. Unlike {@link median} it always returns one
+ * of the values.
+ *
+ * @param values the samples
+ * @param p the percentile, 0 < p ≤ 100
+ */
+export function percentile(
+  values: readonly (number | undefined)[],
+  p: number,
+): number | undefined {
+  const sorted = values.filter((v): v is number => v !== undefined && Number.isFinite(v))
+    .sort((x, y) => x - y);
+  if (sorted.length === 0) return undefined;
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/**
+ * The time a thread has run on a CPU, in nanoseconds: the first field of
+ * `/proc/<pid>/task/<tid>/schedstat`. It is the same runtime that `utime + stime` of
+ * `/proc/<pid>/stat` report (the kernel scales their split to it), at nanosecond resolution
+ * instead of 10 ms clock ticks — which matters at 1 kpps, where a 5 s test is a few ticks.
+ *
+ * @param text the file's content (`runtime_ns wait_ns timeslices`)
+ * @throws {SyntaxError} when the first field is not a whole number
+ */
+export function parseSchedstat(text: string): number {
+  const first = text.trim().split(/\s+/)[0];
+  if (!/^\d+$/.test(first ?? "")) throw new SyntaxError("Cannot read schedstat: no runtime");
+  return Number(first);
+}
+
+/** One reading of the forwarders' CPU time and of the packets they delivered. */
+export interface CpuSample {
+  /** Milliseconds since some fixed origin (`performance.now()`). */
+  readonly atMs: number;
+  /** Runtime of all the forwarders' threads, ns. */
+  readonly cpuNs: number;
+  /** Packets delivered so far (UDP datagrams in the receiving site), or 0 when not counted. */
+  readonly packets: number;
+}
+
+/**
+ * CPU microseconds per packet of each interval between consecutive samples. Intervals that
+ * carried less than `minShare` of the packets expected at `pps` are left out: they are the
+ * test's start and end, when the sender had not begun or had stopped and the forwarders'
+ * idle cost would be charged to a few packets.
+ *
+ * @param samples the readings, in time order
+ * @param pps the sender's fixed rate
+ * @param minShare the least share of the expected packets an interval must carry (default ½)
+ */
+export function cpuPerPacketIntervals(
+  samples: readonly CpuSample[],
+  pps: number,
+  minShare = 0.5,
+): number[] {
+  const out: number[] = [];
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1];
+    const b = samples[i];
+    const packets = b.packets - a.packets;
+    const expected = (pps * (b.atMs - a.atMs)) / 1000;
+    if (packets <= 0 || packets < minShare * expected) continue;
+    out.push((b.cpuNs - a.cpuNs) / 1000 / packets);
+  }
+  return out;
+}
+
+/**
+ * CPU milliseconds per second of each interval between consecutive samples (for the idle
+ * rows: what the forwarders burn with no traffic).
+ *
+ * @param samples the readings, in time order
+ */
+export function cpuMsPerSecondIntervals(samples: readonly CpuSample[]): number[] {
+  const out: number[] = [];
+  for (let i = 1; i < samples.length; i++) {
+    const seconds = (samples[i].atMs - samples[i - 1].atMs) / 1000;
+    if (seconds <= 0) continue;
+    out.push((samples[i].cpuNs - samples[i - 1].cpuNs) / 1e6 / seconds);
+  }
+  return out;
+}
+
+/** A distribution's median and 90th percentile (nearest rank), and how many samples. */
+export interface Quantiles {
+  /** Samples. */
+  readonly n: number;
+  /** The median. */
+  readonly p50?: number;
+  /** The 90th percentile. */
+  readonly p90?: number;
+}
+
+/**
+ * The median and the 90th percentile of samples.
+ *
+ * @param values the samples
+ */
+export function quantiles(values: readonly number[]): Quantiles {
+  return { n: values.length, p50: percentile(values, 50), p90: percentile(values, 90) };
+}
+
+/** One row of the ordinary-loads table: one forwarder, every run's samples pooled. */
+export interface OrdinaryRow {
+  /** The forwarder's name. */
+  readonly name: string;
+  /** One-way hop latency A → B of lone packets (pings 30 ms apart), µs. */
+  readonly hopIdleUs?: Quantiles;
+  /** One-way hop latency A → B at 1 kpps (UDP-64), µs. */
+  readonly hop1kUs?: Quantiles;
+  /** The ping round trips of the idle hop test, ms. */
+  readonly hopPingMs?: Quantiles;
+  /** CPU µs per packet (both ends) per 1 s interval, by rate in kpps. */
+  readonly cpuUsPerPacket: readonly {
+    readonly kpps: number;
+    readonly us: Quantiles;
+    /** Median loss of the runs at this rate, %. */
+    readonly lossPercent?: number;
+  }[];
+  /** CPU ms per second of the pair with no traffic, per 1 s interval. */
+  readonly idleCpuMsPerSecond?: Quantiles;
+  /** CPU ms of the pair over the whole idle test (median of runs). */
+  readonly idleCpuMs?: number;
+  /** Seconds of the idle test. */
+  readonly idleSeconds?: number;
+  /** The 1-minute load averages seen at the starts of these tests. */
+  readonly loadAverage?: { readonly min: number; readonly max: number };
+}
+
+function pair(q: Quantiles | undefined, digits: number): string {
+  if (q === undefined || q.n === 0) return "–";
+  return `${formatNumber(q.p50, digits)} / ${formatNumber(q.p90, digits)}`;
+}
+
+/**
+ * The Markdown table of the ordinary loads: hop latency idle and at 1 kpps, ping RTT, CPU per
+ * packet at each fixed rate, idle CPU; each cell is `p50 / p90`.
+ *
+ * @param rows one per forwarder
+ * @param kpps the fixed rates, in the order of the columns
+ */
+export function formatOrdinaryTable(rows: readonly OrdinaryRow[], kpps: readonly number[]): string {
+  const header = [
+    "forwarder",
+    "hop idle µs p50 / p90",
+    "hop @1 kpps µs p50 / p90",
+    "ping ms p50 / p90",
+    ...kpps.map((k) => `CPU µs/pkt @${k} kpps p50 / p90`),
+    "idle CPU ms/s p50 / p90",
+    "load avg",
+  ];
+  return markdownTable(
+    header,
+    rows.map((r) => [
+      r.name,
+      pair(r.hopIdleUs, 1),
+      pair(r.hop1kUs, 1),
+      pair(r.hopPingMs, 3),
+      ...kpps.map((k) => {
+        const c = r.cpuUsPerPacket.find((x) => x.kpps === k);
+        if (c === undefined) return "–";
+        const loss = (c.lossPercent ?? 0) > 0.1
+          ? ` (${formatNumber(c.lossPercent, 1)} % lost)`
+          : "";
+        return `${pair(c.us, 2)}${loss}`;
+      }),
+      pair(r.idleCpuMsPerSecond, 2),
+      r.loadAverage === undefined
+        ? "–"
+        : `${r.loadAverage.min.toFixed(1)}–${r.loadAverage.max.toFixed(1)}`,
+    ]),
+  );
+}
+
+/**
+ * The Markdown table of `numerator / denominator` for the ordinary-loads figures (below 1 is
+ * better for all of them); pairs naming a missing row are left out.
+ *
+ * @param rows one per forwarder
+ * @param pairs the ratios to show
+ * @param kpps the fixed rates
+ */
+export function formatOrdinaryRatioTable(
+  rows: readonly OrdinaryRow[],
+  pairs: readonly RatioPair[],
+  kpps: readonly number[],
+): string {
+  const columns: [string, (r: OrdinaryRow) => number | undefined][] = [
+    ["hop idle p50", (r) => r.hopIdleUs?.p50],
+    ["hop idle p90", (r) => r.hopIdleUs?.p90],
+    ["hop @1k p50", (r) => r.hop1kUs?.p50],
+    ["hop @1k p90", (r) => r.hop1kUs?.p90],
+    ...kpps.map((k): [string, (r: OrdinaryRow) => number | undefined] => [
+      `CPU/pkt @${k}k p50`,
+      (r) => r.cpuUsPerPacket.find((x) => x.kpps === k)?.us.p50,
+    ]),
+    ["idle CPU", (r) => r.idleCpuMs],
+  ];
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  const lines: string[][] = [];
+  for (const { numerator, denominator } of pairs) {
+    const top = byName.get(numerator);
+    const bottom = byName.get(denominator);
+    if (top === undefined || bottom === undefined) continue;
+    lines.push([
+      `${numerator} / ${denominator}`,
+      ...columns.map(([, get]) => {
+        const value = ratio(get(top), get(bottom));
+        return value === undefined ? "–" : `${value.toFixed(2)}×`;
+      }),
+    ]);
+  }
+  return markdownTable(["ratio", ...columns.map(([name]) => name)], lines);
+}

@@ -175,6 +175,8 @@ export interface ForwarderSpec {
   readonly kind: "native" | "socat" | "cfwd" | "stf";
   /** Extra command-line flags for `stf run` (variants). */
   readonly flags?: readonly string[];
+  /** Another stf entry point for this row (a variant built from another checkout). */
+  readonly main?: string;
   /**
    * B's veth merges received packets like a NIC with GRO and interrupt moderation
    * ({@link BenchLab.setUplinkGro}); default: plain veth, nothing merged.
@@ -196,8 +198,10 @@ export interface StartOptions {
 export interface RunningForwarder {
   /** The address in B that A's traffic goes to. */
   readonly target: string;
-  /** The forwarder processes of both ends (none for native). */
+  /** The forwarder processes of both ends, A's then B's (none for native). */
   readonly processes: readonly NsProcess[];
+  /** The tunnel interface's name in both sites (none for native). */
+  readonly ifname?: string;
   /** Stops both ends and waits for their interfaces to go. */
   stop(): Promise<void>;
 }
@@ -331,6 +335,7 @@ async function startPair(
   return {
     target: B_TUNNEL_IPV6,
     processes: procs,
+    ifname,
     stop: () => stopAll(lab, procs, ifname),
   };
 }
@@ -382,7 +387,7 @@ export async function startForwarder(
       );
     }
     case "stf": {
-      const main = options.stfMain;
+      const main = spec.main ?? options.stfMain;
       if (main === undefined) throw new StartError("stf's main.ts was not found");
       const flags = spec.flags ?? [];
       return await startPair(

@@ -1,11 +1,13 @@
 /**
  * `deno task bench`: measures stf against native IPv6, a socat pair and the naive C forwarder
  * (`bench/cfwd.c`) in one lab, under identical conditions, and prints the medians
- * and the ratios as Markdown tables.
+ * and the ratios as Markdown tables: throughput, and the ordinary loads (one-way hop latency
+ * idle and at 1 kpps, CPU per packet at fixed rates, idle CPU).
  *
  * ```sh
  * deno run -A bench/bench.ts [--runs 3] [--duration 5] [--only native,socat,cfwd,stf]
- *   [--udp-bitrate 0] [--out bench-results.json]
+ *   [--tests tcp,udp,cpu,hop,ping,idle] [--cpu-kpps 1,10,50] [--udp-bitrate 0]
+ *   [--out bench-results.json]
  * ```
  *
  * Needs root, `ip netns`, iperf3, ping, ss and ethtool; socat and gcc for their rows. Extra
@@ -22,18 +24,27 @@ import { labUnavailableReason } from "../tests/lab/_lab.ts";
 import { benchFailover, failoverLine, type FailoverResult } from "./_failover.ts";
 import {
   CLOCK_TICKS_PER_SECOND,
+  cpuMsPerSecondIntervals,
+  cpuPerPacketIntervals,
+  formatOrdinaryRatioTable,
+  formatOrdinaryTable,
   formatRatioTable,
   formatResultTable,
   median,
+  type OrdinaryRow,
   type PingResult,
+  quantiles,
   type RatioPair,
   type SummaryRow,
   type TcpResult,
   type UdpResult,
 } from "./_stats.ts";
 import {
+  CpuSampler,
   cpuTicks,
+  type HopResult,
   maxStatusKb,
+  measureHop,
   measurePing,
   measureTcp,
   measureUdp,
@@ -83,6 +94,17 @@ const UPLINK_GRO_SPECS: readonly ForwarderSpec[] = [
 const UDP_PAYLOAD_BYTES = 64;
 const PING_COUNT = 100;
 const PAUSE_BETWEEN_TESTS_MS = 300;
+/** The hop latency "at 1 kpps": UDP-64 at this rate. */
+const HOP_LOADED_PPS = 1000;
+
+/**
+ * The groups of tests `--tests` selects: `tcp` (TCP×1, TCP×4), `udp` (UDP-64 flat out), `cpu`
+ * (UDP-64 at the fixed rates, CPU per packet), `hop` (one-way hop latency idle and at 1 kpps),
+ * `ping` (RTT), `idle` (CPU with no traffic).
+ */
+export const TEST_GROUPS = ["tcp", "udp", "cpu", "hop", "ping", "idle"] as const;
+/** One group of tests. */
+export type TestGroup = (typeof TEST_GROUPS)[number];
 
 /** The benchmark's settings, from the command line. */
 export interface BenchOptions {
@@ -105,6 +127,14 @@ export interface BenchOptions {
   readonly udpBuffer: string;
   /** Packets per second of the fixed-rate UDP test that measures CPU per packet (0: skip). */
   readonly udpFixedPps: number;
+  /** The groups of tests to run. */
+  readonly tests: readonly TestGroup[];
+  /** Rates of the CPU-per-packet tests, kpps, ascending (the `cpu` group). */
+  readonly cpuKpps: readonly number[];
+  /** Pings of the idle hop-latency test (30 ms apart). */
+  readonly hopPings: number;
+  /** Seconds of the idle-CPU test. */
+  readonly idleSeconds: number;
 }
 
 const USAGE = `Usage: deno run -A bench/bench.ts [options]
@@ -122,13 +152,22 @@ Options:
   --udp-buffer W    iperf3 -w of the UDP tests: socket buffers of both ends, so that the
                     receiving iperf3 does not drop what the tunnel delivered; 0 keeps the
                     system's default (default 2M; capped by net.core.rmem_max)
-  --udp-fixed-kpps K  rate of the UDP-64 test that measures CPU µs per packet, below every
-                    forwarder's capacity so nothing is lost; 0 skips it (default 10)
+  --udp-fixed-kpps K  rate of the UDP-64 test whose CPU µs per packet (clock ticks over the
+                    test) fills the main table's column; 0 skips it (default 10)
+  --tests LIST      comma-separated groups of tests: tcp, udp, cpu, hop, ping, idle (default
+                    all); e.g. --tests hop,cpu,idle for the ordinary loads alone
+  --cpu-kpps LIST   rates of the UDP-64 tests that measure CPU µs per packet per 1 s interval
+                    (both ends, /proc/<pid>/task/*/schedstat); the group cpu (default 1,10,50)
+  --hop-pings N     pings, 30 ms apart, through which the idle hop latency is measured
+                    (tcpdump on both tunnel interfaces); the group hop (default 200)
+  --idle-seconds S  seconds of the idle-CPU test, no traffic; the group idle (default 20)
   --out FILE        raw results as JSON (default bench-results.json)
   -h, --help        this text
 
 Environment:
-  STF_BENCH_VARIANTS  extra stf rows, e.g. '[{"name":"stf-no-batch","flags":["--no-batch"]}]'
+  STF_BENCH_VARIANTS  extra stf rows, e.g. '[{"name":"stf-no-batch","flags":["--no-batch"]}]';
+                      a "main" runs another checkout's main.ts in that row (a before/after
+                      pair of builds in one invocation, interleaved)
   STF_BENCH_MAIN      the stf entry point to run (default: this checkout's main.ts)`;
 
 /** A whole number of at least `min` (1: "positive"; 0: zero allowed, to switch a step off). */
@@ -167,6 +206,10 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
       "udp-bitrate": { type: "string", default: "0" },
       "udp-buffer": { type: "string", default: "2M" },
       "udp-fixed-kpps": { type: "string", default: "10" },
+      tests: { type: "string" },
+      "cpu-kpps": { type: "string", default: "1,10,50" },
+      "hop-pings": { type: "string", default: "200" },
+      "idle-seconds": { type: "string", default: "20" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -181,6 +224,21 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
   if (!/^\d+[KMG]?$/.test(buffer)) {
     throw new RangeError(`Cannot use "${buffer}" for --udp-buffer: expected e.g. 0, 512K, 2M`);
   }
+  const tests = values.tests === undefined
+    ? [...TEST_GROUPS]
+    : values.tests.split(",").map((t) => t.trim()).filter((t) => t !== "");
+  const unknown = tests.filter((t) => !(TEST_GROUPS as readonly string[]).includes(t));
+  if (unknown.length > 0 || tests.length === 0) {
+    throw new RangeError(
+      `Cannot use "${values.tests}" for --tests: expected some of ${TEST_GROUPS.join(", ")}`,
+    );
+  }
+  const cpuKpps = values["cpu-kpps"].split(",").map((k) =>
+    nonNegativeNumber(k.trim(), "--cpu-kpps")
+  );
+  if (cpuKpps.some((k) => k === 0)) {
+    throw new RangeError(`Cannot use "${values["cpu-kpps"]}" for --cpu-kpps: rates must be > 0`);
+  }
   return {
     runs: integer(values.runs, "--runs", 1),
     durationSeconds: integer(values.duration, "--duration", 1),
@@ -190,6 +248,10 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
     udpBitrate: bitrate,
     udpBuffer: buffer,
     udpFixedPps: nonNegativeNumber(values["udp-fixed-kpps"], "--udp-fixed-kpps") * 1000,
+    tests: TEST_GROUPS.filter((g) => tests.includes(g)),
+    cpuKpps: [...new Set(cpuKpps)].sort((x, y) => x - y),
+    hopPings: integer(values["hop-pings"], "--hop-pings", 1),
+    idleSeconds: integer(values["idle-seconds"], "--idle-seconds", 1),
   };
 }
 
@@ -200,26 +262,57 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
  * @throws {SyntaxError} when the variable is not a JSON array of `{ name, flags }`
  */
 export function variantSpecs(env: string | undefined): ForwarderSpec[] {
-  const list: { name: string; flags: readonly string[] }[] = [...STF_VARIANTS];
+  const list: { name: string; flags: readonly string[]; main?: string }[] = [...STF_VARIANTS];
   if (env !== undefined && env.trim() !== "") {
     const parsed: unknown = JSON.parse(env);
     const ok = Array.isArray(parsed) &&
       parsed.every((v) =>
         typeof v === "object" && v !== null && typeof v.name === "string" &&
-        Array.isArray(v.flags) && v.flags.every((f: unknown) => typeof f === "string")
+        Array.isArray(v.flags) && v.flags.every((f: unknown) => typeof f === "string") &&
+        (v.main === undefined || typeof v.main === "string")
       );
     if (!ok) {
       throw new SyntaxError(
-        'Cannot read STF_BENCH_VARIANTS: expected a JSON array of {"name": "…", "flags": ["…"]}',
+        'Cannot read STF_BENCH_VARIANTS: expected a JSON array of {"name": "…", "flags": ["…"]} (and an optional "main": "…/main.ts")',
       );
     }
-    list.push(...(parsed as { name: string; flags: string[] }[]));
+    list.push(...(parsed as { name: string; flags: string[]; main?: string }[]));
   }
-  return list.map((v) => ({ name: v.name, kind: "stf", flags: v.flags }));
+  return list.map((v) => ({
+    name: v.name,
+    kind: "stf",
+    flags: v.flags,
+    ...(v.main === undefined ? {} : { main: v.main }),
+  }));
 }
 
 /** A test's outcome: the measurement with the forwarders' CPU time, or why it failed. */
 export type TestRecord<T> = (T & { readonly cpuSeconds?: number }) | { readonly error: string };
+
+/** A UDP-64 test at a fixed rate, with the forwarders' CPU per packet per 1 s interval. */
+export type FixedRateResult = UdpResult & {
+  /** The sender's rate, kpps. */
+  readonly kpps: number;
+  /** CPU µs per packet (both ends, schedstat) of each full 1 s interval of the test. */
+  readonly usPerPacketIntervals: readonly number[];
+  /** The 1-minute load average at the test's start. */
+  readonly loadAverage?: number;
+};
+
+/** A hop-latency test, with the load average at its start. */
+export type HopRecord = HopResult & { readonly loadAverage?: number };
+
+/** The forwarders' CPU with no traffic. */
+export interface IdleResult {
+  /** Seconds measured. */
+  readonly seconds: number;
+  /** CPU ms of both ends over those seconds (schedstat). */
+  readonly cpuMs: number;
+  /** CPU ms per second of each 1 s interval. */
+  readonly msPerSecondIntervals: readonly number[];
+  /** The 1-minute load average at the test's start. */
+  readonly loadAverage?: number;
+}
 
 /** Everything measured in one run of one forwarder. */
 export interface RunRecord {
@@ -245,6 +338,14 @@ export interface RunRecord {
   udpFixed?: TestRecord<UdpResult>;
   /** Ping round trips. */
   ping?: TestRecord<PingResult>;
+  /** UDP-64 at each rate of `--cpu-kpps` (and `--udp-fixed-kpps`), forwarders only. */
+  cpuAt?: TestRecord<FixedRateResult>[];
+  /** One-way hop latency of lone packets (pings 30 ms apart), forwarders only. */
+  hopIdle?: TestRecord<HopRecord>;
+  /** One-way hop latency at 1 kpps, forwarders only. */
+  hop1k?: TestRecord<HopRecord>;
+  /** CPU with no traffic, forwarders only. */
+  idleCpu?: TestRecord<IdleResult>;
   /** Largest VmHWM of one forwarder process at the end of the run, kB. */
   peakRssKb?: number;
   /** Largest VmRSS of one forwarder process after each test, kB (to see it stay flat). */
@@ -307,11 +408,23 @@ async function warmUp(
   }
 }
 
+function hopLine(r: HopRecord): string {
+  const q = quantiles(r.delaysUs);
+  const back = quantiles(r.reverseDelaysUs);
+  const reverse = back.n === 0
+    ? ""
+    : `; B → A p50 ${back.p50?.toFixed(1)} µs, p90 ${back.p90?.toFixed(1)} µs`;
+  return `A → B p50 ${q.p50?.toFixed(1) ?? "–"} µs, p90 ${
+    q.p90?.toFixed(1) ?? "–"
+  } µs over ${q.n} packets (${r.unmatched} unmatched, ${r.captureDrops} dropped by the captures)${reverse}`;
+}
+
 async function measureRun(
   lab: BenchLab,
   fwd: RunningForwarder,
   record: RunRecord,
   options: BenchOptions,
+  tmp: string,
 ): Promise<void> {
   const roots = fwd.processes.map((p) => p.pid);
   const label = `[run ${record.run}/${options.runs}] ${record.forwarder}`;
@@ -341,59 +454,150 @@ async function measureRun(
     return { ...result, cpuSeconds };
   }
   const d = options.durationSeconds;
+  const run = (g: TestGroup) => options.tests.includes(g);
   if (options.warmUpSeconds > 0) await warmUp(lab, fwd, options.warmUpSeconds, label);
-  record.tcp1 = await test(
-    "TCP×1",
-    () => measureTcp(lab, fwd.target, { streams: 1, durationSeconds: d }),
-    (r) => `${r.gbps.toFixed(3)} Gbit/s, ${r.retransmits ?? "?"} retransmits`,
-  );
-  record.tcp4 = await test(
-    "TCP×4",
-    () => measureTcp(lab, fwd.target, { streams: 4, durationSeconds: d }),
-    (r) => `${r.gbps.toFixed(3)} Gbit/s, ${r.retransmits ?? "?"} retransmits`,
-  );
-  record.udp = await test(
-    "UDP-64",
-    () =>
-      measureUdp(lab, fwd.target, {
-        payloadBytes: UDP_PAYLOAD_BYTES,
-        bitrate: options.udpBitrate,
-        durationSeconds: d,
-        socketBuffer: options.udpBuffer,
-      }),
-    (r) => udpLine(r, 1),
-  );
-  const fixedPps = options.udpFixedPps;
-  if (roots.length > 0 && fixedPps > 0) {
-    record.udpFixed = await test(
-      `UDP-64 @${fixedPps / 1000} kpps`,
-      () =>
-        measureUdp(lab, fwd.target, {
-          payloadBytes: UDP_PAYLOAD_BYTES,
-          // iperf3 counts the payload only.
-          bitrate: `${fixedPps * UDP_PAYLOAD_BYTES * 8}`,
-          durationSeconds: d,
-          socketBuffer: options.udpBuffer,
-        }),
-      (r) => udpLine(r, 2),
-    );
-    const u = ok(record.udpFixed);
-    if (u?.cpuSeconds !== undefined && u.packetsReceived > 0) {
-      progress(`${label}: ${((u.cpuSeconds * 1e6) / u.packetsReceived).toFixed(2)} CPU µs/packet`);
-    }
-  }
-  record.ping = await test(
-    "ping",
-    () => measurePing(lab, fwd.target, PING_COUNT),
-    (r) =>
-      `${r.received}/${r.transmitted}, median ${r.medianMs?.toFixed(3) ?? "–"} ms, p90 ${
-        r.p90Ms?.toFixed(3) ?? "–"
-      } ms, avg ${r.avgMs?.toFixed(3) ?? "–"} ms`,
-  );
+  if (run("tcp")) await measureTcpTests();
+  if (run("udp")) await measureUdpTest();
+  if (run("cpu") && roots.length > 0) await measureFixedRates();
+  if (run("hop") && fwd.ifname !== undefined) await measureHops();
+  if (run("ping")) await measurePingTest();
+  if (run("idle") && roots.length > 0) await measureIdle();
   if (roots.length > 0) record.peakRssKb = maxStatusKb(roots.flatMap(processTree), "VmHWM");
   const dead = fwd.processes.find((p) => p.exit !== undefined);
   if (dead !== undefined) {
     progress(`${label}: ${dead.label} died during the run: ${dead.logTail(3)}`);
+  }
+
+  async function measureTcpTests() {
+    record.tcp1 = await test(
+      "TCP×1",
+      () => measureTcp(lab, fwd.target, { streams: 1, durationSeconds: d }),
+      (r) => `${r.gbps.toFixed(3)} Gbit/s, ${r.retransmits ?? "?"} retransmits`,
+    );
+    record.tcp4 = await test(
+      "TCP×4",
+      () => measureTcp(lab, fwd.target, { streams: 4, durationSeconds: d }),
+      (r) => `${r.gbps.toFixed(3)} Gbit/s, ${r.retransmits ?? "?"} retransmits`,
+    );
+  }
+
+  async function measureUdpTest() {
+    record.udp = await test(
+      "UDP-64",
+      () =>
+        measureUdp(lab, fwd.target, {
+          payloadBytes: UDP_PAYLOAD_BYTES,
+          bitrate: options.udpBitrate,
+          durationSeconds: d,
+          socketBuffer: options.udpBuffer,
+        }),
+      (r) => udpLine(r, 1),
+    );
+  }
+
+  async function measureFixedRates() {
+    // The fixed rate of the main table's column is one of these tests (the same one, when it is
+    // in --cpu-kpps).
+    const fixedKpps = options.udpFixedPps / 1000;
+    const rates = [...new Set([...options.cpuKpps, ...(fixedKpps > 0 ? [fixedKpps] : [])])]
+      .sort((x, y) => x - y);
+    record.cpuAt = [];
+    for (const kpps of rates) {
+      const pps = kpps * 1000;
+      const loadAverageAtStart = loadAverage();
+      let samples: ReturnType<CpuSampler["stop"]> = [];
+      const r = await test(
+        `UDP-64 @${kpps} kpps`,
+        async () => {
+          const sampler = new CpuSampler(fwd);
+          try {
+            return await measureUdp(lab, fwd.target, {
+              payloadBytes: UDP_PAYLOAD_BYTES,
+              // iperf3 counts the payload only.
+              bitrate: `${pps * UDP_PAYLOAD_BYTES * 8}`,
+              durationSeconds: d,
+              socketBuffer: options.udpBuffer,
+            });
+          } finally {
+            samples = sampler.stop();
+          }
+        },
+        (r) => udpLine(r, 2),
+      );
+      if ("error" in r) {
+        record.cpuAt.push(r);
+        continue;
+      }
+      const intervals = cpuPerPacketIntervals(samples, pps).map((v) => Math.round(v * 100) / 100);
+      const q = quantiles(intervals);
+      const ticks = r.cpuSeconds !== undefined && r.packetsReceived > 0
+        ? `; over the test ${((r.cpuSeconds * 1e6) / r.packetsReceived).toFixed(2)} (ticks)`
+        : "";
+      progress(
+        `${label}: CPU µs/packet @${kpps} kpps per 1 s: p50 ${q.p50?.toFixed(2) ?? "–"}, p90 ${
+          q.p90?.toFixed(2) ?? "–"
+        } (${q.n} intervals)${ticks}`,
+      );
+      const result: TestRecord<FixedRateResult> = {
+        ...r,
+        kpps,
+        usPerPacketIntervals: intervals,
+        loadAverage: loadAverageAtStart,
+      };
+      record.cpuAt.push(result);
+      if (kpps === fixedKpps) record.udpFixed = r;
+    }
+  }
+
+  async function measureHops() {
+    const hop = async (
+      name: string,
+      traffic: Parameters<typeof measureHop>[3],
+    ): Promise<TestRecord<HopRecord>> => {
+      const loadAverageAtStart = loadAverage();
+      const r = await test(name, () => measureHop(lab, fwd, tmp, traffic), hopLine);
+      return "error" in r ? r : { ...r, loadAverage: loadAverageAtStart };
+    };
+    record.hop1k = await hop(`hop @${HOP_LOADED_PPS / 1000} kpps`, {
+      kind: "udp",
+      pps: HOP_LOADED_PPS,
+      seconds: d,
+    });
+    record.hopIdle = await hop("hop idle", { kind: "ping", count: options.hopPings });
+  }
+
+  async function measureIdle() {
+    const loadAverageAtStart = loadAverage();
+    // Let what the last test left (a GC, the Workers' once-a-second turn) settle first.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    record.idleCpu = await test(
+      `idle ${options.idleSeconds} s`,
+      async () => {
+        const sampler = new CpuSampler(fwd);
+        await new Promise((resolve) => setTimeout(resolve, options.idleSeconds * 1000));
+        const samples = sampler.stop();
+        const cpuMs = (samples.at(-1)!.cpuNs - samples[0].cpuNs) / 1e6;
+        const intervals = cpuMsPerSecondIntervals(samples).map((v) => Math.round(v * 1000) / 1000);
+        return {
+          seconds: (samples.at(-1)!.atMs - samples[0].atMs) / 1000,
+          cpuMs,
+          msPerSecondIntervals: intervals,
+          loadAverage: loadAverageAtStart,
+        };
+      },
+      (r) => `${r.cpuMs.toFixed(1)} CPU ms in ${r.seconds.toFixed(1)} s (both ends)`,
+    );
+  }
+
+  async function measurePingTest() {
+    record.ping = await test(
+      "ping",
+      () => measurePing(lab, fwd.target, PING_COUNT),
+      (r) =>
+        `${r.received}/${r.transmitted}, median ${r.medianMs?.toFixed(3) ?? "–"} ms, p90 ${
+          r.p90Ms?.toFixed(3) ?? "–"
+        } ms, avg ${r.avgMs?.toFixed(3) ?? "–"} ms`,
+    );
   }
 }
 
@@ -454,6 +658,60 @@ export function summarize(name: string, runs: readonly RunRecord[], note?: strin
     }),
     peakRssMb: rss.length === 0 ? undefined : Math.max(...rss) / 1024,
     note: notes.length === 0 ? undefined : notes.join("; "),
+  };
+}
+
+/**
+ * The ordinary-loads row of one forwarder: every run's samples pooled (hop delays, 1 s
+ * intervals of CPU per packet and of idle CPU), then their median and 90th percentile; the idle
+ * CPU over the whole test is the median of the runs.
+ *
+ * @param name the row's name
+ * @param runs the forwarder's runs
+ */
+export function summarizeOrdinary(name: string, runs: readonly RunRecord[]): OrdinaryRow {
+  const measured = runs.filter((r) => r.startError === undefined);
+  const hopIdle = measured.map((r) => ok(r.hopIdle)).filter((h) => h !== undefined);
+  const hop1k = measured.map((r) => ok(r.hop1k)).filter((h) => h !== undefined);
+  const fixed = measured.flatMap((r) => r.cpuAt ?? []).map(ok).filter((c) => c !== undefined);
+  const idle = measured.map((r) => ok(r.idleCpu)).filter((i) => i !== undefined);
+  const rates = [...new Set(fixed.map((c) => c.kpps))].sort((x, y) => x - y);
+  const loads = [
+    ...hopIdle,
+    ...hop1k,
+    ...fixed,
+    ...idle,
+  ].map((t) => t.loadAverage).filter((l): l is number => l !== undefined);
+  const pings = hopIdle.flatMap((h) => {
+    const p = h.ping;
+    return p === undefined ? [] : [p];
+  });
+  return {
+    name,
+    hopIdleUs: hopIdle.length === 0 ? undefined : quantiles(hopIdle.flatMap((h) => h.delaysUs)),
+    hop1kUs: hop1k.length === 0 ? undefined : quantiles(hop1k.flatMap((h) => h.delaysUs)),
+    // The pings' own median and p90, medians over the runs (their replies are not kept).
+    hopPingMs: pings.length === 0 ? undefined : {
+      n: pings.reduce((sum, p) => sum + p.received, 0),
+      p50: median(pings.map((p) => p.medianMs)),
+      p90: median(pings.map((p) => p.p90Ms)),
+    },
+    cpuUsPerPacket: rates.map((kpps) => {
+      const at = fixed.filter((c) => c.kpps === kpps);
+      return {
+        kpps,
+        us: quantiles(at.flatMap((c) => c.usPerPacketIntervals)),
+        lossPercent: median(at.map((c) => c.lossPercent)),
+      };
+    }),
+    idleCpuMsPerSecond: idle.length === 0
+      ? undefined
+      : quantiles(idle.flatMap((i) => i.msPerSecondIntervals)),
+    idleCpuMs: median(idle.map((i) => i.cpuMs)),
+    idleSeconds: median(idle.map((i) => i.seconds)),
+    loadAverage: loads.length === 0
+      ? undefined
+      : { min: Math.min(...loads), max: Math.max(...loads) },
   };
 }
 
@@ -652,7 +910,7 @@ async function main(args: readonly string[]): Promise<number> {
           continue;
         }
         try {
-          await measureRun(lab, fwd, record, options);
+          await measureRun(lab, fwd, record, options, tmp);
         } finally {
           await fwd.stop();
         }
@@ -682,6 +940,28 @@ async function main(args: readonly string[]): Promise<number> {
     { numerator: "stf", denominator: "native" },
     ...variants.map((v) => ({ numerator: v.name, denominator: "stf" })),
   ];
+  const ordinaryGroups = options.tests.filter((g) => g === "cpu" || g === "hop" || g === "idle");
+  const ordinary = ordinaryGroups.length === 0
+    ? []
+    : specs.filter((s) => s.kind !== "native").map((s) =>
+      summarizeOrdinary(s.name, runs.filter((r) => r.forwarder === s.name))
+    );
+  const ordinaryKpps = [...new Set(ordinary.flatMap((r) => r.cpuUsPerPacket.map((c) => c.kpps)))]
+    .sort((x, y) => x - y);
+  const ordinaryText = ordinary.length === 0 ? [] : [
+    "",
+    `Ordinary loads (p50 / p90 of every run's samples pooled): one-way hop latency A → B from tcpdump timestamps (ns) on both tunnel interfaces, lone packets (${options.hopPings} pings 30 ms apart) and UDP-64 at ${
+      HOP_LOADED_PPS / 1000
+    } kpps; the idle test's ping RTT; CPU µs per packet of both ends per 1 s interval (schedstat runtime / UDP datagrams delivered in B) at fixed UDP-64 rates; CPU ms per second of both ends with no traffic over ${options.idleSeconds} s.`,
+    "",
+    formatOrdinaryTable(ordinary, ordinaryKpps),
+    "",
+    formatOrdinaryRatioTable(
+      ordinary,
+      pairs.filter((p) => p.denominator !== "native"),
+      ordinaryKpps,
+    ),
+  ];
   const host = await machine();
   const command = `deno run -A bench/bench.ts ${args.join(" ")}`.trim();
   console.log(
@@ -705,6 +985,7 @@ async function main(args: readonly string[]): Promise<number> {
       "",
       "Ratios above 1 are better for throughput and packets per second, below 1 for RTT and CPU.",
       ...(failover === undefined ? [] : ["", failoverLine(failover)]),
+      ...ordinaryText,
     ].join("\n"),
   );
   await Deno.writeTextFile(
@@ -718,6 +999,7 @@ async function main(args: readonly string[]): Promise<number> {
         options,
         notes: Object.fromEntries(notes),
         summary,
+        ordinary,
         runs,
         ...(failover === undefined ? {} : { failover }),
       },

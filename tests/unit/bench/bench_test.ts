@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { parseBenchArgs, type RunRecord, summarize, variantSpecs } from "../../../bench/bench.ts";
+import {
+  parseBenchArgs,
+  type RunRecord,
+  summarize,
+  summarizeOrdinary,
+  variantSpecs,
+} from "../../../bench/bench.ts";
 
 Deno.test("parseBenchArgs() gives the documented defaults", () => {
   assert.deepEqual(parseBenchArgs([]), {
@@ -11,6 +17,10 @@ Deno.test("parseBenchArgs() gives the documented defaults", () => {
     udpBitrate: "0",
     udpBuffer: "2M",
     udpFixedPps: 10_000,
+    tests: ["tcp", "udp", "cpu", "hop", "ping", "idle"],
+    cpuKpps: [1, 10, 50],
+    hopPings: 200,
+    idleSeconds: 20,
   });
 });
 
@@ -30,6 +40,13 @@ Deno.test("parseBenchArgs() reads every option and splits --only on commas", () 
     "--udp-fixed-kpps",
     "2.5",
     "--udp-buffer=0",
+    "--tests",
+    "idle, hop",
+    "--cpu-kpps",
+    "50,1,1",
+    "--hop-pings",
+    "50",
+    "--idle-seconds=5",
   ]);
   assert.deepEqual(o, {
     runs: 5,
@@ -40,6 +57,11 @@ Deno.test("parseBenchArgs() reads every option and splits --only on commas", () 
     udpBitrate: "500M",
     udpBuffer: "0",
     udpFixedPps: 2500,
+    // In the benchmark's order, whatever the command line's; rates ascending, once each.
+    tests: ["hop", "idle"],
+    cpuKpps: [1, 50],
+    hopPings: 50,
+    idleSeconds: 5,
   });
   assert.equal(parseBenchArgs(["-h"]), "help");
 });
@@ -56,6 +78,16 @@ Deno.test("parseBenchArgs() refuses bad numbers and unknown options", () => {
   });
   assert.throws(() => parseBenchArgs(["--udp-bitrate", "fast"]), RangeError);
   assert.throws(() => parseBenchArgs(["--udp-fixed-kpps=-1"]), RangeError);
+  assert.throws(() => parseBenchArgs(["--tests", "tcp,latency"]), {
+    name: "RangeError",
+    message:
+      'Cannot use "tcp,latency" for --tests: expected some of tcp, udp, cpu, hop, ping, idle',
+  });
+  assert.throws(() => parseBenchArgs(["--tests", ","]), RangeError);
+  assert.throws(() => parseBenchArgs(["--cpu-kpps", "1,0"]), RangeError);
+  assert.throws(() => parseBenchArgs(["--cpu-kpps", "1,x"]), RangeError);
+  assert.throws(() => parseBenchArgs(["--hop-pings", "0"]), RangeError);
+  assert.throws(() => parseBenchArgs(["--idle-seconds", "0"]), RangeError);
   assert.throws(() => parseBenchArgs(["--udp-buffer", "1.5M"]), {
     name: "RangeError",
     message: 'Cannot use "1.5M" for --udp-buffer: expected e.g. 0, 512K, 2M',
@@ -67,12 +99,20 @@ Deno.test("variantSpecs() adds the variants of STF_BENCH_VARIANTS as stf rows", 
   const specs = variantSpecs('[{"name":"stf-no-batch","flags":["--no-batch"]}]');
   assert.deepEqual(specs.at(-1), { name: "stf-no-batch", kind: "stf", flags: ["--no-batch"] });
   assert.ok(specs.every((s) => s.kind === "stf"));
+  const other = variantSpecs('[{"name":"stf-before","flags":[],"main":"/tmp/b/main.ts"}]');
+  assert.deepEqual(other.at(-1), {
+    name: "stf-before",
+    kind: "stf",
+    flags: [],
+    main: "/tmp/b/main.ts",
+  });
 });
 
 Deno.test("variantSpecs() refuses a variable that is not an array of { name, flags }", () => {
   assert.throws(() => variantSpecs('{"name":"x"}'), SyntaxError);
   assert.throws(() => variantSpecs('[{"name":"x","flags":[1]}]'), SyntaxError);
   assert.throws(() => variantSpecs("not json"), SyntaxError);
+  assert.throws(() => variantSpecs('[{"name":"x","flags":[],"main":1}]'), SyntaxError);
 });
 
 function run(n: number, gbps: number, extra: Partial<RunRecord> = {}): RunRecord {
@@ -150,5 +190,73 @@ Deno.test("summarize() notes failed tests and runs that did not start", () => {
   assert.deepEqual(summarize("stf", [], "skipped: gcc not found"), {
     name: "stf",
     note: "skipped: gcc not found",
+  });
+});
+
+function ordinaryRun(n: number, extra: Partial<RunRecord> = {}): RunRecord {
+  const fixed = (kpps: number, intervals: number[], lossPercent = 0) => ({
+    pps: kpps * 1000,
+    packetsReceived: kpps * 5000,
+    packetsSent: kpps * 5000,
+    lossPercent,
+    kpps,
+    usPerPacketIntervals: intervals,
+    loadAverage: 1 + n,
+  });
+  return {
+    forwarder: "stf",
+    run: n,
+    startedAt: "2026-01-01T00:00:00Z",
+    rssKbAfterTests: [],
+    cpuAt: [fixed(1, [10 * n, 10 * n + 1]), fixed(10, [n], n === 3 ? 2 : 0)],
+    hopIdle: {
+      delaysUs: [100 * n, 100 * n + 10],
+      reverseDelaysUs: [],
+      unmatched: 0,
+      captureDrops: 0,
+      ping: { transmitted: 2, received: 2, avgMs: 1, medianMs: 0.1 * n, p90Ms: 0.2 * n },
+      loadAverage: 0.5,
+    },
+    hop1k: { error: "tcpdump did not start" },
+    idleCpu: {
+      seconds: 20,
+      cpuMs: 10 * n,
+      msPerSecondIntervals: [n / 2, n / 2],
+      loadAverage: 7,
+    },
+    ...extra,
+  };
+}
+
+Deno.test("summarizeOrdinary() pools every run's samples before taking p50 and p90", () => {
+  const row = summarizeOrdinary("stf", [ordinaryRun(1), ordinaryRun(2), ordinaryRun(3)]);
+  // Delays 100, 110, 200, 210, 300, 310: nearest-rank p50 is the 3rd, p90 the 6th.
+  assert.deepEqual(row.hopIdleUs, { n: 6, p50: 200, p90: 310 });
+  assert.equal(row.hop1kUs, undefined, "every run's test failed");
+  assert.deepEqual(row.hopPingMs, { n: 6, p50: 0.2, p90: 0.4 });
+  assert.deepEqual(row.cpuUsPerPacket, [
+    { kpps: 1, us: { n: 6, p50: 20, p90: 31 }, lossPercent: 0 },
+    { kpps: 10, us: { n: 3, p50: 2, p90: 3 }, lossPercent: 0 },
+  ]);
+  assert.deepEqual(row.idleCpuMsPerSecond, { n: 6, p50: 1, p90: 1.5 });
+  assert.equal(row.idleCpuMs, 20, "the median of the runs' totals");
+  assert.equal(row.idleSeconds, 20);
+  assert.deepEqual(row.loadAverage, { min: 0.5, max: 7 });
+});
+
+Deno.test("summarizeOrdinary() leaves out runs that did not start and gives empty rows", () => {
+  const notStarted = { ...ordinaryRun(9), startError: "stf@A exited (code 1)" };
+  const row = summarizeOrdinary("stf", [ordinaryRun(1), notStarted]);
+  assert.deepEqual(row.hopIdleUs, { n: 2, p50: 100, p90: 110 });
+  assert.deepEqual(summarizeOrdinary("cfwd", []), {
+    name: "cfwd",
+    hopIdleUs: undefined,
+    hop1kUs: undefined,
+    hopPingMs: undefined,
+    cpuUsPerPacket: [],
+    idleCpuMsPerSecond: undefined,
+    idleCpuMs: undefined,
+    idleSeconds: undefined,
+    loadAverage: undefined,
   });
 });

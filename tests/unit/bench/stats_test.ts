@@ -1,15 +1,23 @@
 import assert from "node:assert/strict";
 import {
+  cpuMsPerSecondIntervals,
+  cpuPerPacketIntervals,
   formatNumber,
+  formatOrdinaryRatioTable,
+  formatOrdinaryTable,
   formatRatioTable,
   formatResultTable,
   median,
+  type OrdinaryRow,
   parseIperfTcp,
   parseIperfUdp,
   parsePing,
   parseProcStat,
+  parseSchedstat,
   parseSnmp6,
   parseStatusKb,
+  percentile,
+  quantiles,
   ratio,
   type SummaryRow,
 } from "../../../bench/_stats.ts";
@@ -295,4 +303,101 @@ Deno.test("formatRatioTable() divides metric by metric and skips pairs with a mi
   assert.equal(lines[0], "| ratio | TCP×1 | TCP×4 | UDP-64 pps | RTT | CPU s | CPU/pkt |");
   assert.equal(lines[2], "| stf / socat | 5.00× | 3.00× | 2.50× | 0.50× | 0.50× | – |");
   assert.equal(lines[3], "| stf / native | 0.06× | 0.06× | 0.13× | 5.00× | – | – |");
+});
+
+Deno.test("percentile() takes the nearest rank and always returns one of the values", () => {
+  const ten = [10, 9, 8, 7, 6, 5, 4, 3, 2, 1];
+  assert.equal(percentile(ten, 90), 9);
+  assert.equal(percentile(ten, 50), 5);
+  assert.equal(percentile(ten, 100), 10);
+  assert.equal(percentile(ten, 1), 1);
+  assert.equal(percentile([1, 2, 3, 4], 50), 2);
+  assert.equal(percentile([undefined, NaN, 4], 90), 4);
+  assert.equal(percentile([], 50), undefined);
+  assert.deepEqual(quantiles([3, 1, 2]), { n: 3, p50: 2, p90: 3 });
+  assert.deepEqual(quantiles([]), { n: 0, p50: undefined, p90: undefined });
+});
+
+Deno.test("parseSchedstat() reads the runtime in ns, the first of three fields", () => {
+  assert.equal(parseSchedstat("123456789 2000 17\n"), 123456789);
+  assert.throws(() => parseSchedstat(""), SyntaxError);
+  assert.throws(() => parseSchedstat("x 1 2"), SyntaxError);
+});
+
+Deno.test("parseSchedstat() agrees with this thread's utime + stime within a clock tick", () => {
+  // Burn some CPU, then compare the two views of the same runtime.
+  let x = 0;
+  for (let i = 0; i < 3e7; i++) x += i % 7;
+  assert.ok(x > 0);
+  const ns = parseSchedstat(Deno.readTextFileSync("/proc/thread-self/schedstat"));
+  const stat = Deno.readTextFileSync("/proc/thread-self/stat");
+  const fields = stat.slice(stat.lastIndexOf(")") + 1).trim().split(/\s+/);
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  // The two are read a moment apart, and the ticks are truncated: a few ticks of slack.
+  assert.ok(Math.abs(ns / 1e7 - ticks) <= 3, `${ns} ns against ${ticks} ticks`);
+});
+
+Deno.test("cpuPerPacketIntervals() divides each interval's CPU by its packets", () => {
+  const samples = [
+    { atMs: 0, cpuNs: 0, packets: 0 },
+    // The sender had not begun: 10 packets of the 1000 expected, left out.
+    { atMs: 1000, cpuNs: 1_000_000, packets: 10 },
+    { atMs: 2000, cpuNs: 21_000_000, packets: 1010 },
+    { atMs: 3000, cpuNs: 36_000_000, packets: 2010 },
+    // Half a second at the end, 500 packets: kept (half the expected is enough).
+    { atMs: 3500, cpuNs: 46_000_000, packets: 2510 },
+    { atMs: 4500, cpuNs: 47_000_000, packets: 2510 },
+  ];
+  assert.deepEqual(cpuPerPacketIntervals(samples, 1000), [20, 15, 20]);
+  assert.deepEqual(cpuPerPacketIntervals([samples[0]], 1000), []);
+});
+
+Deno.test("cpuMsPerSecondIntervals() gives CPU ms per second of each interval", () => {
+  const samples = [
+    { atMs: 0, cpuNs: 0, packets: 0 },
+    { atMs: 500, cpuNs: 1_000_000, packets: 0 },
+    { atMs: 500, cpuNs: 1_000_000, packets: 0 },
+    { atMs: 2500, cpuNs: 5_000_000, packets: 0 },
+  ];
+  assert.deepEqual(cpuMsPerSecondIntervals(samples), [2, 2]);
+});
+
+const ORDINARY: OrdinaryRow[] = [
+  {
+    name: "cfwd",
+    hopIdleUs: { n: 10, p50: 50, p90: 100 },
+    hop1kUs: { n: 10, p50: 40, p90: 80 },
+    hopPingMs: { n: 10, p50: 0.2, p90: 0.3 },
+    cpuUsPerPacket: [{ kpps: 1, us: { n: 5, p50: 20, p90: 25 }, lossPercent: 0 }],
+    idleCpuMsPerSecond: { n: 20, p50: 0, p90: 0 },
+    idleCpuMs: 0,
+    loadAverage: { min: 0.5, max: 2.25 },
+  },
+  {
+    name: "stf",
+    hopIdleUs: { n: 10, p50: 100, p90: 120 },
+    cpuUsPerPacket: [{ kpps: 1, us: { n: 5, p50: 30, p90: 35 }, lossPercent: 3 }],
+    idleCpuMs: 2,
+  },
+];
+
+Deno.test("formatOrdinaryTable() prints p50 / p90 cells, loss and the load averages", () => {
+  const table = formatOrdinaryTable(ORDINARY, [1]).split("\n");
+  assert.equal(table.length, 4);
+  assert.match(table[0], /\| hop idle µs p50 \/ p90 \|.*\| CPU µs\/pkt @1 kpps p50 \/ p90 \|/);
+  assert.equal(
+    table[2],
+    "| cfwd | 50.0 / 100.0 | 40.0 / 80.0 | 0.200 / 0.300 | 20.00 / 25.00 | 0.00 / 0.00 | 0.5–2.3 |",
+  );
+  assert.equal(table[3], "| stf | 100.0 / 120.0 | – | – | 30.00 / 35.00 (3.0 % lost) | – | – |");
+});
+
+Deno.test("formatOrdinaryRatioTable() divides the medians and skips a zero base", () => {
+  const table = formatOrdinaryRatioTable(ORDINARY, [
+    { numerator: "stf", denominator: "cfwd" },
+    { numerator: "stf", denominator: "socat" },
+  ], [1]).split("\n");
+  assert.equal(table.length, 3, "stf / socat has no socat row");
+  // hop idle 100/50 and 120/100, hop @1k missing on stf's side, CPU 30/20, idle CPU 2/0.
+  assert.equal(table[2], "| stf / cfwd | 2.00× | 1.20× | – | – | 1.50× | – |");
 });
