@@ -29,6 +29,8 @@ export interface RelaySupervision extends Disposable {
   view(): RelayView[];
   /** Probes sent so far. */
   probesSent(): number;
+  /** Whether there are relays to probe (else {@link RelaySupervision.tick} has nothing to do). */
+  readonly probing: boolean;
   /**
    * Reads the replies, judges the late probes lost and sends the probes due; `run`'s one
    * supervision loop calls it every {@link RELAY_TICK_MS}.
@@ -160,6 +162,9 @@ export function startRelaySupervision(options: RelaySupervisionOptions): RelaySu
       return active;
     },
     view: () => supervisor?.view() ?? [],
+    get probing() {
+      return !closed && supervisor !== undefined && supervisor.view().length > 0;
+    },
     probesSent: () => supervisor?.probesSent ?? 0,
     tick: () => supervisor?.tick(),
     reload(config) {

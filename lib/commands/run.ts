@@ -204,6 +204,10 @@ interface Running {
   settings: PolicySettings;
   /** The relays' probes (a router with relays), switching the egress path on a change. */
   relays?: RelaySupervision;
+  /** The timer of the relay probes' ticks, while there are relays to probe. */
+  relayTicker?: ReturnType<typeof setInterval>;
+  /** Whether the step "supervise" runs (the relays are ticked only then). */
+  supervised?: boolean;
   /** Why the data plane failed for good, if it did. */
   fatal?: string;
   /** Resolves when a stop signal came or the data plane failed. */
@@ -552,7 +556,7 @@ function dropPrivilegesIfAsked(config: StfConfig): void {
 
 /**
  * Step "supervise": from here a signal is acted on. Prints the counters every
- * `stats-interval`; one loop probes the relays every {@link RELAY_TICK_MS} and watches the
+ * `stats-interval`; probes the relays every {@link RELAY_TICK_MS} while there are any, and watches the
  * health once a second, until a stop signal or a failure.
  */
 async function supervise(plan: RunPlan, running: Running): Promise<void> {
@@ -571,18 +575,32 @@ async function supervise(plan: RunPlan, running: Running): Promise<void> {
       config.statsInterval * 1000,
     )
     : undefined;
-  const health = watchHealth(running.forwarder);
-  let ticks = 0;
-  const loop = setInterval(() => {
-    running.relays?.tick();
-    if (++ticks % (1000 / RELAY_TICK_MS) === 0) health();
-  }, RELAY_TICK_MS);
+  const health = setInterval(watchHealth(running.forwarder), 1000);
+  running.supervised = true;
+  tickRelaysWhileProbing(running);
   try {
     await running.stopped;
   } finally {
     running.operations?.stopping();
-    clearInterval(loop);
+    clearInterval(health);
+    running.supervised = false;
+    tickRelaysWhileProbing(running);
     if (stats !== undefined) clearInterval(stats);
+  }
+}
+
+/**
+ * Ticks the relay probes every {@link RELAY_TICK_MS} while there are relays to probe, and not
+ * at all otherwise: an idle stf without relays wakes once a second, not ten times. Called at
+ * the start of supervision and after each reload (which may add or remove the relays).
+ */
+function tickRelaysWhileProbing(running: Running): void {
+  const probing = running.supervised === true && (running.relays?.probing ?? false);
+  if (probing && running.relayTicker === undefined) {
+    running.relayTicker = setInterval(() => running.relays?.tick(), RELAY_TICK_MS);
+  } else if (!probing && running.relayTicker !== undefined) {
+    clearInterval(running.relayTicker);
+    running.relayTicker = undefined;
   }
 }
 
@@ -600,6 +618,7 @@ async function reload(running: Running, next: StfConfig): Promise<void> {
   // The relays first: the new list decides which relay the settings the follower swaps in
   // carry (its swapPolicy effect puts the active one in).
   running.relays?.reload(next);
+  tickRelaysWhileProbing(running);
   await running.follower.reload(next);
   log.info("Configuration reloaded: mode {mode}, relay {relay}", {
     mode: running.settings.mode,
