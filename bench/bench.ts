@@ -105,6 +105,8 @@ const HOP_LOADED_PPS = 1000;
 export const TEST_GROUPS = ["tcp", "udp", "cpu", "hop", "ping", "idle"] as const;
 /** One group of tests. */
 export type TestGroup = (typeof TEST_GROUPS)[number];
+/** The ordinary-load groups, run for the base rows only unless `--tests` names them. */
+const ORDINARY_GROUPS: readonly TestGroup[] = ["cpu", "hop", "idle"];
 
 /** The benchmark's settings, from the command line. */
 export interface BenchOptions {
@@ -129,6 +131,12 @@ export interface BenchOptions {
   readonly udpFixedPps: number;
   /** The groups of tests to run. */
   readonly tests: readonly TestGroup[];
+  /**
+   * Whether `--tests` was given. Without it the ordinary-load groups (`cpu`, `hop`, `idle`:
+   * about a minute per row and run) run for the base rows only (native, socat, cfwd, stf),
+   * not for every variant.
+   */
+  readonly testsGiven?: boolean;
   /** Rates of the CPU-per-packet tests, kpps, ascending (the `cpu` group). */
   readonly cpuKpps: readonly number[];
   /** Pings of the idle hop-latency test (30 ms apart). */
@@ -155,7 +163,8 @@ Options:
   --udp-fixed-kpps K  rate of the UDP-64 test whose CPU µs per packet (clock ticks over the
                     test) fills the main table's column; 0 skips it (default 10)
   --tests LIST      comma-separated groups of tests: tcp, udp, cpu, hop, ping, idle (default
-                    all); e.g. --tests hop,cpu,idle for the ordinary loads alone
+                    all, with cpu, hop and idle for native, socat, cfwd and stf only);
+                    e.g. --tests hop,cpu,idle for the ordinary loads alone, on every row
   --cpu-kpps LIST   rates of the UDP-64 tests that measure CPU µs per packet per 1 s interval
                     (both ends, /proc/<pid>/task/*/schedstat); the group cpu (default 1,10,50)
   --hop-pings N     pings, 30 ms apart, through which the idle hop latency is measured
@@ -249,6 +258,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
     udpBuffer: buffer,
     udpFixedPps: nonNegativeNumber(values["udp-fixed-kpps"], "--udp-fixed-kpps") * 1000,
     tests: TEST_GROUPS.filter((g) => tests.includes(g)),
+    testsGiven: values.tests !== undefined,
     cpuKpps: [...new Set(cpuKpps)].sort((x, y) => x - y),
     hopPings: integer(values["hop-pings"], "--hop-pings", 1),
     idleSeconds: integer(values["idle-seconds"], "--idle-seconds", 1),
@@ -454,7 +464,10 @@ async function measureRun(
     return { ...result, cpuSeconds };
   }
   const d = options.durationSeconds;
-  const run = (g: TestGroup) => options.tests.includes(g);
+  const run = (g: TestGroup) =>
+    options.tests.includes(g) &&
+    (options.testsGiven === true || !ORDINARY_GROUPS.includes(g) ||
+      BASE_SPECS.some((s) => s.name === record.forwarder));
   if (options.warmUpSeconds > 0) await warmUp(lab, fwd, options.warmUpSeconds, label);
   if (run("tcp")) await measureTcpTests();
   if (run("udp")) await measureUdpTest();

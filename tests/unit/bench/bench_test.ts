@@ -18,6 +18,7 @@ Deno.test("parseBenchArgs() gives the documented defaults", () => {
     udpBuffer: "2M",
     udpFixedPps: 10_000,
     tests: ["tcp", "udp", "cpu", "hop", "ping", "idle"],
+    testsGiven: false,
     cpuKpps: [1, 10, 50],
     hopPings: 200,
     idleSeconds: 20,
@@ -59,6 +60,7 @@ Deno.test("parseBenchArgs() reads every option and splits --only on commas", () 
     udpFixedPps: 2500,
     // In the benchmark's order, whatever the command line's; rates ascending, once each.
     tests: ["hop", "idle"],
+    testsGiven: true,
     cpuKpps: [1, 50],
     hopPings: 50,
     idleSeconds: 5,
