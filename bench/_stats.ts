@@ -334,6 +334,18 @@ const RATIO_COLUMNS: readonly [string, (r: SummaryRow) => number | undefined][] 
  * @param pairs the ratios to show, in order
  */
 export function formatRatioTable(rows: readonly SummaryRow[], pairs: readonly RatioPair[]): string {
+  return ratioTable(rows, pairs, RATIO_COLUMNS);
+}
+
+/**
+ * A Markdown table of ratios: one row per pair whose two rows exist, one column per metric,
+ * a missing value as an en dash.
+ */
+function ratioTable<R extends { readonly name: string }>(
+  rows: readonly R[],
+  pairs: readonly RatioPair[],
+  columns: readonly (readonly [string, (row: R) => number | undefined])[],
+): string {
   const byName = new Map(rows.map((r) => [r.name, r]));
   const lines: string[][] = [];
   for (const { numerator, denominator } of pairs) {
@@ -342,13 +354,13 @@ export function formatRatioTable(rows: readonly SummaryRow[], pairs: readonly Ra
     if (top === undefined || bottom === undefined) continue;
     lines.push([
       `${numerator} / ${denominator}`,
-      ...RATIO_COLUMNS.map(([, get]) => {
+      ...columns.map(([, get]) => {
         const value = ratio(get(top), get(bottom));
         return value === undefined ? "–" : `${value.toFixed(2)}×`;
       }),
     ]);
   }
-  return markdownTable(["ratio", ...RATIO_COLUMNS.map(([name]) => name)], lines);
+  return markdownTable(["ratio", ...columns.map(([name]) => name)], lines);
 }
 
 /**
@@ -552,19 +564,5 @@ export function formatOrdinaryRatioTable(
     ]),
     ["idle CPU", (r) => r.idleCpuMs],
   ];
-  const byName = new Map(rows.map((r) => [r.name, r]));
-  const lines: string[][] = [];
-  for (const { numerator, denominator } of pairs) {
-    const top = byName.get(numerator);
-    const bottom = byName.get(denominator);
-    if (top === undefined || bottom === undefined) continue;
-    lines.push([
-      `${numerator} / ${denominator}`,
-      ...columns.map(([, get]) => {
-        const value = ratio(get(top), get(bottom));
-        return value === undefined ? "–" : `${value.toFixed(2)}×`;
-      }),
-    ]);
-  }
-  return markdownTable(["ratio", ...columns.map(([name]) => name)], lines);
+  return ratioTable(rows, pairs, columns);
 }
