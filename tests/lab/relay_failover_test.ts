@@ -12,6 +12,7 @@ import { labTest, type Netns, stfArgv } from "./_lab.ts";
 import {
   breakReturnPath,
   buildRelayLab,
+  FAILOVER_SITE_ARGS,
   measureFailover,
   RELAYS,
   waitForRecord,
@@ -75,17 +76,7 @@ labTest(
     const viaA = await countData(lab.relayA);
     const viaB = await countData(lab.relayB);
     const site = await lab.startSite([
-      "--ipv4",
-      RELAYS.siteIpv4,
-      "--relay",
-      RELAYS.relayA,
-      "--relay",
-      RELAYS.relayB,
-      "--default-route",
-      "--relay-probe-interval",
-      "1",
-      "--relay-probe-failures",
-      "3",
+      ...FAILOVER_SITE_ARGS,
       "--control-socket",
       CONTROL,
       "--metrics",
@@ -243,18 +234,13 @@ labTest(
   async () => {
     await using lab = await buildRelayLab();
     const control = `/run/stf/relay-follow-${Deno.pid}.sock`;
+    // The failover site, but following its uplink interface instead of a fixed address.
+    const [ipv4Flag, , ...relayArgs] = FAILOVER_SITE_ARGS;
+    assert.equal(ipv4Flag, "--ipv4");
     const site = await lab.startSite([
       "--ipv4",
       "wan",
-      "--relay",
-      RELAYS.relayA,
-      "--relay",
-      RELAYS.relayB,
-      "--default-route",
-      "--relay-probe-interval",
-      "1",
-      "--relay-probe-failures",
-      "3",
+      ...relayArgs,
       "--control-socket",
       control,
     ]);
