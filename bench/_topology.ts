@@ -12,7 +12,7 @@
  * @module
  */
 import { mergeLikeNic, Netns, vethPair } from "../tests/lab/_lab.ts";
-import { STF_V8_FLAGS_ARGUMENT } from "../lib/v8_flags.ts";
+import { STF_V8_FLAGS } from "../lib/v8_flags.ts";
 
 /** IPv4 address of site A on the veth. */
 export const A_IPV4 = "198.51.100.1";
@@ -177,6 +177,8 @@ export interface ForwarderSpec {
   readonly flags?: readonly string[];
   /** Another stf entry point for this row (a variant built from another checkout). */
   readonly main?: string;
+  /** V8 flags added to stf's own ({@link STF_V8_FLAGS}) in this row. */
+  readonly v8Flags?: readonly string[];
   /**
    * B's veth merges received packets like a NIC with GRO and interrupt moderation
    * ({@link BenchLab.setUplinkGro}); default: plain veth, nothing merged.
@@ -397,7 +399,8 @@ export async function startForwarder(
           Deno.execPath(),
           "run",
           "-A",
-          STF_V8_FLAGS_ARGUMENT, // as deno.json's stf task and deno compile run it
+          // As deno.json's stf task and deno compile run it, with the row's own flags added.
+          `--v8-flags=${[...STF_V8_FLAGS, ...(spec.v8Flags ?? [])].join(",")}`,
           main,
           "run",
           "--ipv4",

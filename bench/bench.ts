@@ -176,7 +176,8 @@ Options:
 Environment:
   STF_BENCH_VARIANTS  extra stf rows, e.g. '[{"name":"stf-no-batch","flags":["--no-batch"]}]';
                       a "main" runs another checkout's main.ts in that row (a before/after
-                      pair of builds in one invocation, interleaved)
+                      pair of builds in one invocation, interleaved); "v8Flags" adds V8
+                      flags to stf's own (e.g. ["--single-threaded-gc"])
   STF_BENCH_MAIN      the stf entry point to run (default: this checkout's main.ts)`;
 
 /** A whole number of at least `min` (1: "positive"; 0: zero allowed, to switch a step off). */
@@ -272,27 +273,34 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
  * @throws {SyntaxError} when the variable is not a JSON array of `{ name, flags }`
  */
 export function variantSpecs(env: string | undefined): ForwarderSpec[] {
-  const list: { name: string; flags: readonly string[]; main?: string }[] = [...STF_VARIANTS];
+  const list: { name: string; flags: readonly string[]; main?: string; v8Flags?: string[] }[] = [
+    ...STF_VARIANTS,
+  ];
   if (env !== undefined && env.trim() !== "") {
     const parsed: unknown = JSON.parse(env);
     const ok = Array.isArray(parsed) &&
       parsed.every((v) =>
         typeof v === "object" && v !== null && typeof v.name === "string" &&
         Array.isArray(v.flags) && v.flags.every((f: unknown) => typeof f === "string") &&
-        (v.main === undefined || typeof v.main === "string")
+        (v.main === undefined || typeof v.main === "string") &&
+        (v.v8Flags === undefined ||
+          (Array.isArray(v.v8Flags) && v.v8Flags.every((f: unknown) => typeof f === "string")))
       );
     if (!ok) {
       throw new SyntaxError(
-        'Cannot read STF_BENCH_VARIANTS: expected a JSON array of {"name": "…", "flags": ["…"]} (and an optional "main": "…/main.ts")',
+        'Cannot read STF_BENCH_VARIANTS: expected a JSON array of {"name": "…", "flags": ["…"]} (and an optional "main": "…/main.ts" and "v8Flags": ["…"])',
       );
     }
-    list.push(...(parsed as { name: string; flags: string[]; main?: string }[]));
+    list.push(
+      ...(parsed as { name: string; flags: string[]; main?: string; v8Flags?: string[] }[]),
+    );
   }
   return list.map((v) => ({
     name: v.name,
     kind: "stf",
     flags: v.flags,
     ...(v.main === undefined ? {} : { main: v.main }),
+    ...(v.v8Flags === undefined ? {} : { v8Flags: v.v8Flags }),
   }));
 }
 

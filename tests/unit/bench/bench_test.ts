@@ -108,6 +108,13 @@ Deno.test("variantSpecs() adds the variants of STF_BENCH_VARIANTS as stf rows", 
     flags: [],
     main: "/tmp/b/main.ts",
   });
+  const flagged = variantSpecs('[{"name":"stf-st","flags":[],"v8Flags":["--single-threaded"]}]');
+  assert.deepEqual(flagged.at(-1), {
+    name: "stf-st",
+    kind: "stf",
+    flags: [],
+    v8Flags: ["--single-threaded"],
+  });
 });
 
 Deno.test("variantSpecs() refuses a variable that is not an array of { name, flags }", () => {
@@ -115,6 +122,7 @@ Deno.test("variantSpecs() refuses a variable that is not an array of { name, fla
   assert.throws(() => variantSpecs('[{"name":"x","flags":[1]}]'), SyntaxError);
   assert.throws(() => variantSpecs("not json"), SyntaxError);
   assert.throws(() => variantSpecs('[{"name":"x","flags":[],"main":1}]'), SyntaxError);
+  assert.throws(() => variantSpecs('[{"name":"x","flags":[],"v8Flags":"--a"}]'), SyntaxError);
 });
 
 function run(n: number, gbps: number, extra: Partial<RunRecord> = {}): RunRecord {
