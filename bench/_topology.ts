@@ -172,7 +172,7 @@ export interface ForwarderSpec {
   /** The row's name (`native`, `socat`, `cfwd`, `stf`, `stf-no-batch`, …). */
   readonly name: string;
   /** Which forwarder runs. */
-  readonly kind: "native" | "socat" | "cfwd" | "stf";
+  readonly kind: "native" | "socat" | "cfwd" | "denofwd" | "stf";
   /** Extra command-line flags for `stf run` (variants). */
   readonly flags?: readonly string[];
   /** Another stf entry point for this row (a variant built from another checkout). */
@@ -386,6 +386,20 @@ export async function startForwarder(
         "cfwd",
         true,
         3000,
+      );
+    }
+    case "denofwd": {
+      const program = new URL("./denofwd.ts", import.meta.url).pathname;
+      return await startPair(
+        lab,
+        "denofwd0",
+        (
+          _,
+          peer,
+        ) => [Deno.execPath(), "run", "--allow-ffi", "--allow-read", program, "denofwd0", peer],
+        "denofwd",
+        true,
+        10_000,
       );
     }
     case "stf": {

@@ -78,6 +78,8 @@ const BASE_SPECS: readonly ForwarderSpec[] = [
   { name: "native", kind: "native" },
   { name: "socat", kind: "socat" },
   { name: "cfwd", kind: "cfwd" },
+  // cfwd's design in Deno (bench/denofwd.ts): what the runtime costs before stf's own code.
+  { name: "denofwd", kind: "denofwd" },
   { name: "stf", kind: "stf" },
 ];
 
@@ -133,7 +135,7 @@ export interface BenchOptions {
   readonly tests: readonly TestGroup[];
   /**
    * Whether `--tests` was given. Without it the ordinary-load groups (`cpu`, `hop`, `idle`:
-   * about a minute per row and run) run for the base rows only (native, socat, cfwd, stf),
+   * about a minute per row and run) run for the base rows only (native, socat, cfwd, denofwd, stf),
    * not for every variant.
    */
   readonly testsGiven?: boolean;
@@ -153,7 +155,7 @@ Options:
   --warm-up S       seconds of TCP and of UDP-64 through each freshly started forwarder
                     before its tests, not measured (V8 optimises stf's hot path in its first
                     second); 0 skips it (default 1)
-  --only LIST       comma-separated rows: native, socat, cfwd, stf, variant names,
+  --only LIST       comma-separated rows: native, socat, cfwd, denofwd, stf, variant names,
                     cfwd-uplink-gro, stf-uplink-gro, and failover (the relay failover
                     time, in a two-relay lab of its own) (default all)
   --udp-bitrate B   iperf3 -b of the 64-byte UDP test, 0 for unlimited (default 0)
@@ -163,7 +165,7 @@ Options:
   --udp-fixed-kpps K  rate of the UDP-64 test whose CPU µs per packet (clock ticks over the
                     test) fills the main table's column; 0 skips it (default 10)
   --tests LIST      comma-separated groups of tests: tcp, udp, cpu, hop, ping, idle (default
-                    all, with cpu, hop and idle for native, socat, cfwd and stf only);
+                    all, with cpu, hop and idle for the base rows only);
                     e.g. --tests hop,cpu,idle for the ordinary loads alone, on every row
   --cpu-kpps LIST   rates of the UDP-64 tests that measure CPU µs per packet per 1 s interval
                     (both ends, /proc/<pid>/task/*/schedstat); the group cpu (default 1,10,50)
@@ -774,7 +776,8 @@ async function which(program: string): Promise<boolean> {
   return (await $.which(program)) !== undefined;
 }
 
-async function buildCfwd(tmp: string): Promise<{ binary?: string; note?: string }> {
+/** Builds `bench/cfwd.c` into `tmp` with gcc; `note` says why not when it cannot. */
+export async function buildCfwd(tmp: string): Promise<{ binary?: string; note?: string }> {
   const source = new URL("./cfwd.c", import.meta.url).pathname;
   try {
     await Deno.stat(source);
@@ -958,6 +961,8 @@ async function main(args: readonly string[]): Promise<number> {
   const pairs: RatioPair[] = [
     { numerator: "stf", denominator: "socat" },
     { numerator: "stf", denominator: "cfwd" },
+    { numerator: "stf", denominator: "denofwd" },
+    { numerator: "denofwd", denominator: "cfwd" },
     { numerator: "stf", denominator: "native" },
     ...variants.map((v) => ({ numerator: v.name, denominator: "stf" })),
   ];
