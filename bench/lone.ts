@@ -7,7 +7,8 @@
  *
  *   deno run -A bench/lone.ts [--only cfwd,denofwd,stf] [--intervals 100,30,10,2,1] [--pings 150]
  *
- * A row `stf@/path/to/main.ts` runs another checkout's stf (a before/after pair). The intervals
+ * A row `stf@/path/to/main.ts` runs another checkout's stf (a before/after pair), a row
+ * `stf~--batch~1` stf with flags (`~` between the words of `stf run`'s command line). The intervals
  * run from the longest down, after a 2 s pause: the first interval measured straight after the
  * warm-up read high for every forwarder (cfwd 435 µs per ping at 2 ms first, 146 after 100 ms).
  *
@@ -97,10 +98,12 @@ if (import.meta.main) {
   console.log(`| --- | ${intervals.map(() => "---:").join(" | ")} |`);
   const details: string[] = [];
   for (const name of only) {
-    const [kind, main] = name.split("@");
+    const [head, ...flags] = name.split("~");
+    const [kind, main] = head.split("@");
     const spec: ForwarderSpec = {
       name,
       kind: kind as ForwarderSpec["kind"],
+      flags,
       ...(main === undefined ? {} : { main }),
     };
     await using lab = await BenchLab.create();
