@@ -390,13 +390,11 @@ export async function startForwarder(
     }
     case "denofwd": {
       const program = new URL("./denofwd.ts", import.meta.url).pathname;
+      const argv = [Deno.execPath(), "run", "--allow-ffi", "--allow-read", program, "denofwd0"];
       return await startPair(
         lab,
         "denofwd0",
-        (
-          _,
-          peer,
-        ) => [Deno.execPath(), "run", "--allow-ffi", "--allow-read", program, "denofwd0", peer],
+        (_, peer) => [...argv, peer],
         "denofwd",
         true,
         10_000,

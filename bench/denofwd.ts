@@ -43,9 +43,10 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "u64"], result: "i64" },
-  writev: { parameters: ["i32", "buffer", "i32"], result: "i64" },
-  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "i64" },
+  // Results as i32 (a packet is at most 64 KiB): a 64-bit result would be a BigInt per call.
+  read: { parameters: ["i32", "buffer", "u64"], result: "i32" },
+  writev: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
 } as const;
 
 /** Writes `address` into `words[at]` (low) and `words[at + 1]` (high), little-endian. */
@@ -85,7 +86,7 @@ function egress(libc: Deno.DynamicLibrary<typeof SYMBOLS>, start: Start): never 
   words[14] = 1; // msg_iovlen
   const msghdr = structs.subarray(32);
   for (;;) {
-    const n = Number(read(start.tun, buf, size));
+    const n = read(start.tun, buf, size);
     if (n <= 0) continue; // EINTR or an empty read: try the next one
     // A 2002::/16 destination (bytes 24..25) embeds its site's IPv4 address in bytes 26..29.
     if (n >= 40 && buf[0] >> 4 === 6 && buf[24] === 0x20 && buf[25] === 0x02) {
@@ -113,7 +114,7 @@ function ingress(libc: Deno.DynamicLibrary<typeof SYMBOLS>, start: Start): never
   const words = new Uint32Array(iov.buffer);
   const data = addressOf(buf);
   for (;;) {
-    const n = Number(read(start.raw, buf, size));
+    const n = read(start.raw, buf, size);
     if (n < 20) continue;
     const headerLength = (buf[0] & 0x0f) * 4;
     if (n <= headerLength) continue;
