@@ -202,6 +202,40 @@ export function maxStatusKb(pids: readonly number[], field: string): number | un
   return max;
 }
 
+/** One thread's runtime (`/proc/<pid>/task/<tid>/schedstat`). */
+export interface ThreadRuntime {
+  readonly pid: number;
+  readonly tid: number;
+  /** Nanoseconds on a CPU so far. */
+  readonly ns: number;
+}
+
+/**
+ * The runtime of every thread of `root` and its descendants alive now.
+ *
+ * @param root a process
+ */
+export function threadRuntimes(root: number): ThreadRuntime[] {
+  const out: ThreadRuntime[] = [];
+  for (const pid of processTree(root)) {
+    let tasks: Deno.DirEntry[];
+    try {
+      tasks = [...Deno.readDirSync(`/proc/${pid}/task`)];
+    } catch {
+      continue;
+    }
+    for (const task of tasks) {
+      try {
+        const ns = parseSchedstat(
+          Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`),
+        );
+        out.push({ pid, tid: Number(task.name), ns });
+      } catch { /* the thread ended */ }
+    }
+  }
+  return out;
+}
+
 /**
  * Runtime of every thread of the processes and their descendants, in nanoseconds
  * (`/proc/<pid>/task/<tid>/schedstat`), or `undefined` when one of `pids` is gone. Threads that
@@ -213,21 +247,7 @@ export function cpuNs(pids: readonly number[]): number | undefined {
   let total = 0;
   for (const root of pids) {
     if (readStat(root) === undefined) return undefined;
-    for (const pid of processTree(root)) {
-      let tasks: Deno.DirEntry[];
-      try {
-        tasks = [...Deno.readDirSync(`/proc/${pid}/task`)];
-      } catch {
-        continue;
-      }
-      for (const task of tasks) {
-        try {
-          total += parseSchedstat(
-            Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`),
-          );
-        } catch { /* the thread ended */ }
-      }
-    }
+    for (const thread of threadRuntimes(root)) total += thread.ns;
   }
   return total;
 }

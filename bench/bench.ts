@@ -268,6 +268,14 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
   };
 }
 
+/** A variant as `STF_BENCH_VARIANTS` gives it. */
+interface VariantSpec {
+  readonly name: string;
+  readonly flags: readonly string[];
+  readonly main?: string;
+  readonly v8Flags?: readonly string[];
+}
+
 /**
  * The stf variants of `STF_VARIANTS` and of the environment variable `STF_BENCH_VARIANTS`.
  *
@@ -275,9 +283,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions | "help" {
  * @throws {SyntaxError} when the variable is not a JSON array of `{ name, flags }`
  */
 export function variantSpecs(env: string | undefined): ForwarderSpec[] {
-  const list: { name: string; flags: readonly string[]; main?: string; v8Flags?: string[] }[] = [
-    ...STF_VARIANTS,
-  ];
+  const list: VariantSpec[] = [...STF_VARIANTS];
   if (env !== undefined && env.trim() !== "") {
     const parsed: unknown = JSON.parse(env);
     const ok = Array.isArray(parsed) &&
@@ -294,7 +300,7 @@ export function variantSpecs(env: string | undefined): ForwarderSpec[] {
       );
     }
     list.push(
-      ...(parsed as { name: string; flags: string[]; main?: string; v8Flags?: string[] }[]),
+      ...(parsed as VariantSpec[]),
     );
   }
   return list.map((v) => ({

@@ -25,6 +25,8 @@
  * @module
  */
 
+import { pinnedBuffer, writeAddress } from "../ffi/fastpath.ts";
+
 /** `struct ifreq` is 40 bytes on 64-bit Linux; `ifr_flags` is at offset 16. */
 const IFREQ_SIZE = 40;
 const IFF_TUN = 0x0001;
@@ -49,17 +51,6 @@ const SYMBOLS = {
   sendmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
 } as const;
 
-/** Writes `address` into `words[at]` (low) and `words[at + 1]` (high), little-endian. */
-function writeAddress(words: Uint32Array, at: number, address: number): void {
-  words[at] = address % 0x1_0000_0000;
-  words[at + 1] = Math.floor(address / 0x1_0000_0000);
-}
-
-/** The address of a buffer's first byte, as a number. */
-function addressOf(buf: Uint8Array): number {
-  return Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
-}
-
 /** What the main thread posts to each Worker. */
 interface Start {
   readonly tun: number;
@@ -71,15 +62,14 @@ interface Start {
 /** TUN → raw socket: one read() and one sendmsg() per packet. */
 function egress(libc: Deno.DynamicLibrary<typeof SYMBOLS>, start: Start): never {
   const { read, sendmsg } = libc.symbols;
-  const buf = new Uint8Array(BUFFER_SIZE);
+  const { bytes: buf, address: data } = pinnedBuffer(BUFFER_SIZE);
   const size = BigInt(BUFFER_SIZE);
   // sockaddr_in at 0 (family, port 0, the address written per packet), iovec at 16, msghdr
   // at 32 (msg_name, msg_namelen, msg_iov, msg_iovlen).
-  const structs = new Uint8Array(96);
+  const { bytes: structs, address: base } = pinnedBuffer(96);
   const words = new Uint32Array(structs.buffer);
-  const base = addressOf(structs);
   structs[0] = AF_INET;
-  writeAddress(words, 4, addressOf(buf)); // iov_base
+  writeAddress(words, 4, data); // iov_base
   writeAddress(words, 8, base); // msg_name
   words[10] = 16; // msg_namelen
   writeAddress(words, 12, base + 16); // msg_iov
@@ -108,11 +98,10 @@ function egress(libc: Deno.DynamicLibrary<typeof SYMBOLS>, start: Start): never 
 /** Raw socket → TUN: one recv() (a read() on the socket) and one writev() per packet. */
 function ingress(libc: Deno.DynamicLibrary<typeof SYMBOLS>, start: Start): never {
   const { read, writev } = libc.symbols;
-  const buf = new Uint8Array(BUFFER_SIZE);
+  const { bytes: buf, address: data } = pinnedBuffer(BUFFER_SIZE);
   const size = BigInt(BUFFER_SIZE);
   const iov = new Uint8Array(16);
   const words = new Uint32Array(iov.buffer);
-  const data = addressOf(buf);
   for (;;) {
     const n = read(start.raw, buf, size);
     if (n < 20) continue;

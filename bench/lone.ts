@@ -17,10 +17,10 @@
  * @module
  */
 import { B_TUNNEL_IPV6, BenchLab, type ForwarderSpec, startForwarder } from "./_topology.ts";
-import { processTree } from "./_measure.ts";
+import { threadRuntimes } from "./_measure.ts";
 import { buildCfwd } from "./bench.ts";
 
-/** One thread's counters. */
+/** One thread's runtime, with its name for the report. */
 interface ThreadSample {
   readonly key: string;
   readonly name: string;
@@ -30,25 +30,13 @@ interface ThreadSample {
 
 /** Every thread of `pid` and its children. */
 function threads(pid: number): ThreadSample[] {
-  const out: ThreadSample[] = [];
-  for (const p of processTree(pid)) {
-    let entries: Deno.DirEntry[];
+  return threadRuntimes(pid).map((t) => {
+    let name = "?";
     try {
-      entries = [...Deno.readDirSync(`/proc/${p}/task`)];
-    } catch {
-      continue; // gone
-    }
-    for (const e of entries) {
-      try {
-        const runNs = Number(
-          Deno.readTextFileSync(`/proc/${p}/task/${e.name}/schedstat`).split(" ")[0],
-        );
-        const name = Deno.readTextFileSync(`/proc/${p}/task/${e.name}/comm`).trim();
-        out.push({ key: `${p}/${e.name}`, name, runNs });
-      } catch { /* the thread ended */ }
-    }
-  }
-  return out;
+      name = Deno.readTextFileSync(`/proc/${t.pid}/task/${t.tid}/comm`).trim();
+    } catch { /* the thread ended */ }
+    return { key: `${t.pid}/${t.tid}`, name, runNs: t.ns };
+  });
 }
 
 /** µs per ping of each thread that used at least 0.5 µs per ping, by site; and the total. */
