@@ -8,7 +8,8 @@
  *   deno run -A bench/lone.ts [--only cfwd,denofwd,stf] [--intervals 100,30,10,2,1] [--pings 150]
  *
  * A row `stf@/path/to/main.ts` runs another checkout's stf (a before/after pair), a row
- * `stf~--batch~1` stf with flags (`~` between the words of `stf run`'s command line). The intervals
+ * `stf~--batch~1` stf with flags (`~` between the words of `stf run`'s command line), a row
+ * `stf^--v8-flag` stf with V8 flags added to its own (`^` before each). The intervals
  * run from the longest down, after a 2 s pause: the first interval measured straight after the
  * warm-up read high for every forwarder (cfwd 435 µs per ping at 2 ms first, 146 after 100 ms).
  *
@@ -86,12 +87,14 @@ if (import.meta.main) {
   console.log(`| --- | ${intervals.map(() => "---:").join(" | ")} |`);
   const details: string[] = [];
   for (const name of only) {
-    const [head, ...flags] = name.split("~");
+    const [command, ...v8Flags] = name.split("^");
+    const [head, ...flags] = command.split("~");
     const [kind, main] = head.split("@");
     const spec: ForwarderSpec = {
       name,
       kind: kind as ForwarderSpec["kind"],
       flags,
+      ...(v8Flags.length === 0 ? {} : { v8Flags }),
       ...(main === undefined ? {} : { main }),
     };
     await using lab = await BenchLab.create();

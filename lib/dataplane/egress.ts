@@ -235,7 +235,7 @@ export class EgressPath {
   handle(length: number): void {
     const buf = this.#buf;
     const result = this.#result;
-    result.now = performance.now();
+    result.now = this.#now();
     const total = this.#encapsulate(buf, HEADROOM, length);
     if (total < 0) return;
     const sent = this.#link.send(buf, 0, total, result.outerDst);
@@ -247,10 +247,19 @@ export class EgressPath {
     this.#values[SLOT_BYTES] += result.innerLength;
   }
 
+  /**
+   * The time the path MTU table needs, read only when it holds an entry: with none, `get`
+   * never looks at it, and a `performance.now()` per wake-up is a call into the runtime that
+   * costs the most at low rates, when the caches are cold (docs/performance.md).
+   */
+  #now(): number {
+    return this.#pathMtu.size === 0 ? 0 : performance.now();
+  }
+
   /** Stage 1 with batches: reads into slots (or the read area), then sends each full batch. */
   #pumpBatch(batch: PacketBatch, budget: number): number {
     const bytes = batch.bytes;
-    this.#result.now = performance.now();
+    this.#result.now = this.#now();
     let count = 0;
     let handled = 0;
     while (handled < budget) {
