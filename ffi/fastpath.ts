@@ -73,10 +73,15 @@ export function writeAddress(words: Uint32Array, wordIndex: number, address: num
   words[wordIndex + 1] = Math.floor(address / 0x1_0000_0000);
 }
 
-/** Reads this thread's errno through a view made once. */
+/**
+ * Reads this thread's errno through an `Int32Array` over its storage, made once: a plain
+ * memory load. `UnsafePointerView.getInt32()` is a call into the runtime on its generic path
+ * even from optimised code (perf), one per `EAGAIN` that ends every drain of a queue.
+ */
 export function errnoReader(lib: FastPath): () => number {
   const location = lib.symbols.__errno_location();
   if (location === null) return () => 0;
-  const view = new Deno.UnsafePointerView(location);
-  return () => view.getInt32();
+  // errno is thread-local: its address stays valid as long as this thread, which owns `lib`.
+  const errno = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(location, 4));
+  return () => errno[0];
 }

@@ -61,6 +61,7 @@ import {
   VirtioNetHeader,
 } from "../packet/gso.ts";
 import { PacketBatch } from "./batch.ts";
+import { moveBytes } from "../packet/bytes.ts";
 import {
   Counters,
   SLOT_BYTES,
@@ -294,7 +295,7 @@ export class EgressPath {
     if (length <= 0) return count;
     if (gsoType === VIRTIO_NET_HDR_GSO_NONE) {
       const at = batch.offset(count) + HEADROOM;
-      bytes.copyWithin(at, ipv6, ipv6 + length);
+      moveBytes(bytes, at, ipv6, ipv6 + length);
       if (
         (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0 && !completeChecksum(bytes, at, length, h)
       ) {

@@ -32,6 +32,7 @@ import {
 import { applyDecapsulationEcn, ipv4Ecn, MAX_TUNNEL_MTU } from "../packet/mod.ts";
 import { isPartialTcpSuperPacket, TcpCoalescer, tcpSegmentSize } from "../packet/gro.ts";
 import { Segmenter, VIRTIO_NET_HDR_LENGTH } from "../packet/gso.ts";
+import { zeroBytes } from "../packet/bytes.ts";
 import { PacketBatch } from "./batch.ts";
 import { Counters, SLOT_BYTES, SLOT_IO_ERRORS, SLOTS } from "./counters.ts";
 import { RateLimiter } from "./rate_limit.ts";
@@ -221,7 +222,7 @@ export class IngressPath {
     if (!this.#vnet) return this.#tun.write(buf, ipv6, length);
     // A zero virtio_net_hdr over the end of the outer header, which is no longer needed.
     const v = ipv6 - VIRTIO_NET_HDR_LENGTH;
-    buf.fill(0, v, ipv6);
+    zeroBytes(buf, v, ipv6);
     return this.#tun.write(buf, v, VIRTIO_NET_HDR_LENGTH + length);
   }
 

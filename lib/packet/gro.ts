@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { zeroBytes } from "./bytes.ts";
 import { IPV6_HEADER_LENGTH, PROTOCOL_TCP, PROTOCOL_UDP } from "./headers.ts";
 import {
   onesComplementSum,
@@ -277,7 +278,7 @@ export class TcpCoalescer {
     const head = this.#head[j];
     const offset = this.#offset[head];
     const v = offset - VIRTIO_NET_HDR_LENGTH;
-    buf.fill(0, v, offset);
+    zeroBytes(buf, v, offset);
     parts[0] = v;
     parts[1] = this.#length[head] + VIRTIO_NET_HDR_LENGTH;
     const t = offset + IPV6_HEADER_LENGTH;

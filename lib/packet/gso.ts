@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { moveBytes } from "./bytes.ts";
 import { IPV6_HEADER_LENGTH, PROTOCOL_TCP, PROTOCOL_UDP } from "./headers.ts";
 import { WASM_SUM_MAX_LENGTH, wasmSumOf } from "./wasm_sum.ts";
 
@@ -311,13 +312,13 @@ export class Segmenter {
     let payloadSum: number;
     const wasm = out === src ? wasmSumOf(out.buffer) : undefined;
     if (wasm !== undefined) {
-      out.copyWithin(at, ipv6, ipv6 + h);
+      moveBytes(out, at, ipv6, ipv6 + h);
       const base = out.byteOffset;
       payloadSum = wasm.copySum(base + at + h, base + payloadStart, payload);
     } else {
       if (out === src) {
-        out.copyWithin(at, ipv6, ipv6 + h);
-        out.copyWithin(at + h, payloadStart, payloadStart + payload);
+        moveBytes(out, at, ipv6, ipv6 + h);
+        moveBytes(out, at + h, payloadStart, payloadStart + payload);
       } else {
         out.set(src.subarray(ipv6, ipv6 + h), at);
         out.set(src.subarray(payloadStart, payloadStart + payload), at + h);
