@@ -82,6 +82,11 @@ import {
 } from "./types.ts";
 import { EAGAIN, EMSGSIZE } from "../../ffi/constants.ts";
 
+/** Drains in a row that found one packet each, after which a wake-up reads one packet only. */
+const LONE_AFTER = 4;
+/** While packets come alone, one wake-up in this many (a power of two) still drains the TUN. */
+const LONE_DRAIN_EVERY = 16;
+
 /** Options of {@link EgressPath} besides the policy settings. */
 export interface EgressPathOptions {
   /** The source of our ICMPv6 errors: the stf interface's address. */
@@ -149,6 +154,10 @@ export class EgressPath {
   readonly #readAt: number;
   readonly #header = new VirtioNetHeader();
   readonly #segmenter = new Segmenter();
+  /** Drains in a row that found exactly one packet. */
+  #loneDrains = 0;
+  /** Wake-ups counted while packets come alone. */
+  #loneWakes = 0;
 
   /**
    * Creates the path and compiles its policy; all buffers are allocated here.
@@ -210,13 +219,29 @@ export class EgressPath {
   }
 
   /**
-   * Reads and handles up to `budget` packets from the TUN; returns how many were read
-   * (fewer means the TUN is drained).
+   * Reads and handles up to `budget` packets from the TUN; returns how many were read. Fewer
+   * means the TUN is drained, or that packets have been coming alone and only one was read:
+   * the caller waits in a level-triggered `poll`, which returns at once if more are waiting.
    *
    * @param budget the most packets to handle now
    */
   pump(budget: number): number {
-    if (this.#batch !== undefined) return this.#pumpBatch(this.#batch, budget);
+    // Lone packets: after LONE_AFTER drains in a row that found one packet each, a wake-up reads
+    // one packet and goes back to `poll` (level-triggered: it returns at once if more wait),
+    // instead of ending with a `read` that fails with EAGAIN; every LONE_DRAIN_EVERY-th wake-up
+    // still drains, to see a burst coming.
+    const single = this.#loneDrains >= LONE_AFTER &&
+      (++this.#loneWakes & (LONE_DRAIN_EVERY - 1)) !== 0;
+    const reads = single ? 1 : budget;
+    const handled = this.#batch !== undefined
+      ? this.#pumpBatch(this.#batch, reads)
+      : this.#pumpEach(reads);
+    if (!single) this.#loneDrains = handled === 1 ? this.#loneDrains + 1 : 0;
+    return handled;
+  }
+
+  /** Stage 1 without batches: reads and handles up to `budget` packets, one at a time. */
+  #pumpEach(budget: number): number {
     const buf = this.#buf;
     let handled = 0;
     while (handled < budget) {

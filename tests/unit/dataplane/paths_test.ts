@@ -14,6 +14,15 @@ import {
 import { ipv4Wrap, ipv6Packet } from "../packet/_build.ts";
 import { BASE } from "../filter/_policy.ts";
 
+/** A device that counts its reads, those that find nothing included. */
+class CountingTun extends MemoryTun {
+  reads = 0;
+  override read(buf: Uint8Array, offset: number, maxLength: number): number {
+    this.reads++;
+    return super.read(buf, offset, maxLength);
+  }
+}
+
 /** The filter tests' set-up: own4 9.0.0.2, relay 192.88.99.1. */
 const SETTINGS = BASE;
 
@@ -38,6 +47,28 @@ for (const batch of [1, 64]) {
       return (bytes[4] << 8) | bytes[5];
     });
     assert.equal(new Set(ids).size, 3);
+  });
+
+  Deno.test(`with batch ${batch}, packets that come alone are read one per wake-up, and a burst is drained again`, () => {
+    const tun = new CountingTun();
+    const link = new MemoryLink();
+    const path = new EgressPath({ tun, link }, SETTINGS, new Counters(), {
+      icmpSource: "2002:900:2::1",
+      batch,
+    });
+    const packet = () => ipv6Packet("2002:900:2::1", "2002:800:1::1");
+    for (let i = 0; i < 4; i++) {
+      tun.toStf.push(packet());
+      assert.equal(path.pump(64), 1);
+    }
+    assert.equal(tun.reads, 8, "each drain ends with a read that finds nothing");
+    for (let i = 0; i < 20; i++) tun.toStf.push(packet());
+    for (let wake = 1; wake < 16; wake++) assert.equal(path.pump(64), 1, `wake-up ${wake}`);
+    assert.equal(tun.reads, 8 + 15, "one read per wake-up, none that finds nothing");
+    assert.equal(path.pump(64), 5, "the 16th wake-up drains what is left");
+    tun.toStf.push(packet(), packet());
+    assert.equal(path.pump(64), 2, "after a burst, every wake-up drains");
+    assert.equal(link.sent.length, 4 + 20 + 2);
   });
 
   Deno.test(`with batch ${batch}, the ingress path marks CE on an inner ECT packet under an outer CE (RFC 6040 §4.2)`, () => {
