@@ -33,8 +33,12 @@ import type {
  * through an idle hop.
  */
 export const YIELD_INTERVAL_MS = 1000;
-/** Wake-ups between two reads of the clock while the waits do not time out. */
-const CLOCK_EVERY = 64;
+/**
+ * Wake-ups between two reads of the clock while the waits do not time out. Packets just under
+ * {@link YIELD_INTERVAL_MS} apart delay a turn by up to this many intervals (16 s); a turn only
+ * runs V8's own tasks then, as messages ring the doorbell.
+ */
+const CLOCK_EVERY = 16;
 /** Packets handled per pump call at least (the batch size when larger). */
 const MIN_BUDGET = 64;
 
@@ -161,8 +165,9 @@ export class DirectionLoop {
   /**
    * One wake-up: the wait, then the pump of what is readable. Returns what the wait returned
    * (0: nothing within `timeout`; negative: an errno). It is its own small function, called
-   * once per wake-up, so that V8 optimises it fully (with fast calls into libc) from the calls
-   * it counts; the loop in {@link run} is entered once and would stay at a lower tier.
+   * once per wake-up, so that V8 counts its calls and can take it to TurboFan, the only tier
+   * whose calls into libc are fast ones, as traffic comes; the loop in {@link run} is entered
+   * once, replaced on the stack by Maglev code, and would stay there (docs/performance.md).
    */
   #step(pump: () => void, timeout: number): number {
     const poller = this.#devices.poller;
