@@ -6,10 +6,13 @@
  * before and after: µs of CPU per ping (a request A → B and its reply), per thread and in all.
  *
  *   deno run -A bench/lone.ts [--only cfwd,denofwd,stf] [--intervals 100,30,10,2,1] [--pings 150]
+ *     [--rounds N]
  *
  * A row `stf@/path/to/main.ts` runs another checkout's stf (a before/after pair), a row
  * `stf~--batch~1` stf with flags (`~` between the words of `stf run`'s command line), a row
- * `stf^--v8-flag` stf with V8 flags added to its own (`^` before each). The intervals
+ * `stf^--v8-flag` stf with V8 flags added to its own (`^` before each). With `--rounds N` the
+ * rows run side by side and their bursts are interleaved, N rounds over (`interleaved`): the way to
+ * compare two builds, as the machine drifts by 10–30 % from minute to minute. The intervals
  * run from the longest down, after a 2 s pause: the first interval measured straight after the
  * warm-up read high for every forwarder (cfwd 435 µs per ping at 2 ms first, 146 after 100 ms).
  *
@@ -17,7 +20,14 @@
  *
  * @module
  */
-import { B_TUNNEL_IPV6, BenchLab, type ForwarderSpec, startForwarder } from "./_topology.ts";
+import {
+  B_TUNNEL_IPV6,
+  BenchLab,
+  type ForwarderSpec,
+  type RunningForwarder,
+  startForwarder,
+} from "./_topology.ts";
+import { median } from "./_stats.ts";
 import { threadRuntimes } from "./_measure.ts";
 import { buildCfwd } from "./bench.ts";
 
@@ -64,11 +74,103 @@ function parseList(text: string | undefined, fallback: string): string[] {
   return (text ?? fallback).split(",").map((s) => s.trim()).filter((s) => s !== "");
 }
 
+/**
+ * A row of `--only` as a forwarder: `stf@/path/main.ts` another checkout, `stf~--flag~value`
+ * flags for `stf run`, `stf^--v8-flag` V8 flags added to stf's own.
+ */
+function rowSpec(name: string): ForwarderSpec {
+  const [command, ...v8Flags] = name.split("^");
+  const [head, ...flags] = command.split("~");
+  const [kind, main] = head.split("@");
+  return {
+    name,
+    kind: kind as ForwarderSpec["kind"],
+    flags,
+    ...(v8Flags.length === 0 ? {} : { v8Flags }),
+    ...(main === undefined ? {} : { main }),
+  };
+}
+
+/** 2000 pings 1 ms apart through a fresh forwarder (V8 optimises stf's path there). */
+async function warmUp(lab: BenchLab): Promise<void> {
+  await lab.a.run`ping -q -c 2000 -i 0.001 ${B_TUNNEL_IPV6}`.quiet().noThrow();
+}
+
+/** µs of CPU per ping of every thread of `fwd`'s processes over `pings` pings `interval` ms apart. */
+async function burst(
+  lab: BenchLab,
+  fwd: RunningForwarder,
+  interval: number,
+  pings: number,
+): Promise<{ threads: string[]; total: number }> {
+  const pids = fwd.processes.map((p) => p.pid);
+  const before = pids.map(threads);
+  await lab.a.run`ping -q -c ${pings} -i ${interval / 1000} ${B_TUNNEL_IPV6}`.quiet();
+  return perPing(before, pids.map(threads), pings);
+}
+
+/**
+ * `--rounds N`: every row's lab and forwarder run side by side, and bursts of `pings` pings go
+ * through each row in turn, interval by interval, N rounds over. A slow drift of the machine
+ * (another VM on the host, say) then falls on every row alike, where one row after the other
+ * would put it on one of them. Prints the mean and the median per ping of each row and the
+ * ratio of its median to the first row's.
+ */
+async function interleaved(
+  rows: readonly string[],
+  intervals: readonly number[],
+  pings: number,
+  rounds: number,
+  options: { readonly cfwdBinary?: string; readonly stfMain: string },
+): Promise<void> {
+  const labs: { name: string; lab: BenchLab; fwd?: RunningForwarder }[] = [];
+  try {
+    for (const name of rows) {
+      const entry: { name: string; lab: BenchLab; fwd?: RunningForwarder } = {
+        name,
+        lab: await BenchLab.create(),
+      };
+      labs.push(entry);
+      entry.fwd = await startForwarder(entry.lab, rowSpec(name), options);
+      await warmUp(entry.lab);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const samples = labs.map(() => intervals.map(() => [] as number[]));
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, interval] of intervals.entries()) {
+        for (const [r, { lab, fwd }] of labs.entries()) {
+          samples[r][i].push((await burst(lab, fwd!, interval, pings)).total);
+        }
+      }
+    }
+    console.log(`| forwarder | ${intervals.map((i) => `${i} ms`).join(" | ")} |`);
+    console.log(`| --- | ${intervals.map(() => "---:").join(" | ")} |`);
+    for (const [r, { name }] of labs.entries()) {
+      const cells = samples[r].map((values, i) => {
+        const mid = median(values)!;
+        const mean = values.reduce((a, b) => a + b, 0) / values.length;
+        return `${mean.toFixed(0)} (${mid.toFixed(0)}) ${
+          (mid / median(samples[0][i])!).toFixed(2)
+        }×`;
+      });
+      console.log(`| ${name} | ${cells.join(" | ")} |`);
+    }
+    console.log(
+      `\nµs of CPU per ping (request and reply), every thread of both ends: mean (median) of ${rounds} bursts of ${pings} pings, and the median's ratio to the first row's.`,
+    );
+  } finally {
+    for (const { lab, fwd } of labs) {
+      await fwd?.stop();
+      await lab[Symbol.asyncDispose]();
+    }
+  }
+}
+
 if (import.meta.main) {
   const args = Deno.args;
   if (args.includes("-h") || args.includes("--help")) {
     console.log(
-      "Usage: deno run -A bench/lone.ts [--only cfwd,denofwd,stf,stf@MAIN] [--intervals 100,30,10,2,1] [--pings 150]",
+      "Usage: deno run -A bench/lone.ts [--only cfwd,denofwd,stf,stf@MAIN,stf^--v8-flag] [--intervals 100,30,10,2,1] [--pings 150] [--rounds N]",
     );
     Deno.exit(0);
   }
@@ -79,36 +181,31 @@ if (import.meta.main) {
   const only = parseList(option("--only"), "cfwd,denofwd,stf");
   const intervals = parseList(option("--intervals"), "100,30,10,2,1").map(Number);
   const pings = Number(option("--pings") ?? 150);
+  const rounds = option("--rounds");
   const stfMain = new URL("../main.ts", import.meta.url).pathname;
   const tmp = await Deno.makeTempDir({ prefix: "stf-lone-" });
-  const cfwd = only.includes("cfwd") ? await buildCfwd(tmp) : undefined;
+  const cfwd = only.some((row) => row.startsWith("cfwd")) ? await buildCfwd(tmp) : undefined;
   if (cfwd !== undefined && cfwd.binary === undefined) console.error(`cfwd ${cfwd.note}`);
+  if (rounds !== undefined) {
+    await interleaved(only, intervals, pings, Number(rounds), {
+      cfwdBinary: cfwd?.binary,
+      stfMain,
+    });
+    await Deno.remove(tmp, { recursive: true });
+    Deno.exit(0);
+  }
   console.log(`| forwarder | ${intervals.map((i) => `${i} ms`).join(" | ")} |`);
   console.log(`| --- | ${intervals.map(() => "---:").join(" | ")} |`);
   const details: string[] = [];
   for (const name of only) {
-    const [command, ...v8Flags] = name.split("^");
-    const [head, ...flags] = command.split("~");
-    const [kind, main] = head.split("@");
-    const spec: ForwarderSpec = {
-      name,
-      kind: kind as ForwarderSpec["kind"],
-      flags,
-      ...(v8Flags.length === 0 ? {} : { v8Flags }),
-      ...(main === undefined ? {} : { main }),
-    };
     await using lab = await BenchLab.create();
-    const fwd = await startForwarder(lab, spec, { cfwdBinary: cfwd?.binary, stfMain });
+    const fwd = await startForwarder(lab, rowSpec(name), { cfwdBinary: cfwd?.binary, stfMain });
     const cells: string[] = [];
     try {
-      await lab.a.run`ping -q -c 2000 -i 0.001 ${B_TUNNEL_IPV6}`.quiet().noThrow();
+      await warmUp(lab);
       await new Promise((resolve) => setTimeout(resolve, 2000));
       for (const interval of intervals) {
-        const pids = fwd.processes.map((p) => p.pid);
-        const before = pids.map(threads);
-        await lab.a.run`ping -q -c ${pings} -i ${interval / 1000} ${B_TUNNEL_IPV6}`.quiet();
-        const after = pids.map(threads);
-        const r = perPing(before, after, pings);
+        const r = await burst(lab, fwd, interval, pings);
         cells.push(r.total.toFixed(1));
         details.push(`${name} @${interval} ms: ${r.threads.join(", ")}`);
       }
