@@ -6,7 +6,7 @@
  * The loop: wait in the poller, then pump the paths whose fds are readable. Messages (`reload`,
  * `stop`) are delivered by the thread's event loop, which the loop turns only when the parent
  * has rung the doorbell (one ring per message posted) and more rings than deliveries were
- * counted, and about every 5 s for V8's own tasks; a turn costs ~2 ms in which nothing is
+ * counted, and about once a second for V8's own tasks; a turn costs ~2 ms in which nothing is
  * polled (`wake.ts`). The shared stop flag ends the loop as soon as the doorbell wakes the
  * wait. Error events on any fd (a TUN deleted under us, a socket error) or a failing wait end
  * it with an `error` event rather than spinning.
@@ -30,14 +30,12 @@ import type {
 /**
  * How often the loop turns its event loop without a message (V8's own tasks run there), and
  * the longest wait. It used to be 50 ms, which put a turn's delay on ~4 % of the packets
- * through an idle hop, then 1 s. A turn after a quiet second costs about 250 µs of CPU on our
- * VMs (the caches are cold), so an idle Worker used 220–270 µs/s; every 5 s it uses 30–80.
- * Messages do not wait for it: they ring the doorbell.
+ * through an idle hop.
  */
-export const YIELD_INTERVAL_MS = 5000;
+export const YIELD_INTERVAL_MS = 1000;
 /**
  * Wake-ups between two reads of the clock while the waits do not time out. Packets just under
- * {@link YIELD_INTERVAL_MS} apart delay a turn by up to this many intervals (80 s); a turn only
+ * {@link YIELD_INTERVAL_MS} apart delay a turn by up to this many intervals (16 s); a turn only
  * runs V8's own tasks then, as messages ring the doorbell.
  */
 const CLOCK_EVERY = 16;
@@ -148,7 +146,7 @@ export class DirectionLoop {
         break;
       }
       if (this.#broken) break;
-      // Let messages in when one is waiting, and V8's own tasks every YIELD_INTERVAL_MS. The clock
+      // Let messages in when one is waiting, and V8's own tasks about once a second. The clock
       // is read after a wait that timed out and every CLOCK_EVERY wake-ups, not on each: a
       // `performance.now()` is a call into the runtime, and at low rates, with the caches
       // cold, it was one of the larger costs of a wake-up (docs/performance.md).
