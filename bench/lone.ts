@@ -109,6 +109,13 @@ async function burst(
   return perPing(before, pids.map(threads), pings);
 }
 
+/** A row of `--rounds`: its lab, and its forwarder once started. */
+interface LabRow {
+  readonly name: string;
+  readonly lab: BenchLab;
+  fwd?: RunningForwarder;
+}
+
 /**
  * `--rounds N`: every row's lab and forwarder run side by side, and bursts of `pings` pings go
  * through each row in turn, interval by interval, N rounds over. A slow drift of the machine
@@ -123,13 +130,10 @@ async function interleaved(
   rounds: number,
   options: { readonly cfwdBinary?: string; readonly stfMain: string },
 ): Promise<void> {
-  const labs: { name: string; lab: BenchLab; fwd?: RunningForwarder }[] = [];
+  const labs: LabRow[] = [];
   try {
     for (const name of rows) {
-      const entry: { name: string; lab: BenchLab; fwd?: RunningForwarder } = {
-        name,
-        lab: await BenchLab.create(),
-      };
+      const entry: LabRow = { name, lab: await BenchLab.create() };
       labs.push(entry);
       entry.fwd = await startForwarder(entry.lab, rowSpec(name), options);
       await warmUp(entry.lab);

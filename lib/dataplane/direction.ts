@@ -151,12 +151,14 @@ export class DirectionLoop {
       // `performance.now()` is a call into the runtime, and at low rates, with the caches
       // cold, it was one of the larger costs of a wake-up (docs/performance.md).
       let turn = this.#delivered < this.#posted;
+      let now = -1;
       if (ready === 0 || ++wakes >= CLOCK_EVERY) {
         wakes = 0;
-        if (performance.now() - lastTurn > this.#yieldInterval) turn = true;
+        now = performance.now();
+        if (now - lastTurn > this.#yieldInterval) turn = true;
       }
       if (turn) {
-        lastTurn = performance.now();
+        lastTurn = now < 0 ? performance.now() : now;
         await this.#turn();
       }
     }
