@@ -360,6 +360,8 @@ async function startForwarding(plan: RunPlan, devices: RunDevices): Promise<Runn
     stopped,
     stop,
   };
+  // Whom to ask for the totals when a Worker tells of I/O errors (set once started).
+  const started: { forwarder?: Forwarder } = {};
   const forwarder = await startThreadedForwarder(
     {
       tunName: tun.name,
@@ -379,6 +381,7 @@ async function startForwarding(plan: RunPlan, devices: RunDevices): Promise<Runn
       settings: plan.settings,
       icmpSource: interfaceAddressOf(plan.interface),
       onDrop: log.isEnabledFor("debug") ? (sample: DropSample) => logDrop(sample) : undefined,
+      onIoErrors: logIoErrors(() => started.forwarder),
       tuning: plan.tuning,
       onFatal: (message) => {
         running.fatal ??= message;
@@ -386,6 +389,7 @@ async function startForwarding(plan: RunPlan, devices: RunDevices): Promise<Runn
       },
     },
   );
+  started.forwarder = forwarder;
   const withForwarder = Object.assign(running, { forwarder });
   // The own IPv4 address and SIGHUP reloads, one step at a time (README, "A changing public
   // IPv4"): the policy swapped in both Workers first, then the interface (MTU, address,
@@ -556,8 +560,9 @@ function dropPrivilegesIfAsked(config: StfConfig): void {
 
 /**
  * Step "supervise": from here a signal is acted on. Prints the counters every
- * `stats-interval`; probes the relays every {@link RELAY_TICK_MS} while there are any, and watches the
- * health once a second, until a stop signal or a failure.
+ * `stats-interval` and probes the relays every {@link RELAY_TICK_MS} while there are any, until
+ * a stop signal or a failure. Nothing else wakes this thread on a timer: I/O errors are logged
+ * when the Workers tell of them ({@link logIoErrors}).
  */
 async function supervise(plan: RunPlan, running: Running): Promise<void> {
   const { config } = plan;
@@ -575,14 +580,12 @@ async function supervise(plan: RunPlan, running: Running): Promise<void> {
       config.statsInterval * 1000,
     )
     : undefined;
-  const health = setInterval(watchHealth(running.forwarder), 1000);
   running.supervised = true;
   tickRelaysWhileProbing(running);
   try {
     await running.stopped;
   } finally {
     running.operations?.stopping();
-    clearInterval(health);
     running.supervised = false;
     tickRelaysWhileProbing(running);
     if (stats !== undefined) clearInterval(stats);
@@ -638,28 +641,17 @@ async function stopForwarding(running: Running): Promise<void> {
 }
 
 /**
- * Returns a once-a-second check that logs what the counters cannot say by themselves: packets
- * the kernel refused (I/O errors: a firewall rule, no route). At most one line per second per
- * direction. (Our IPv4 address leaving or coming back is followed by {@link OwnIpv4Follower},
- * from rtnetlink events.)
- *
- * @param forwarder the running forwarder
+ * Logs packets the kernel refused (I/O errors), as a Worker tells of them at its next
+ * event-loop turn: about once a second while they go on. These used to be looked for by a
+ * timer on this thread, which woke an idle stf every second for a counter that had not moved.
  */
-function watchHealth(forwarder: Forwarder): () => void {
-  let lastErrors = { egress: 0, ingress: 0 };
-  return () => {
-    const counters = forwarder.counters();
-    for (const direction of ["egress", "ingress"] as const) {
-      const now = counters[direction].ioErrors;
-      const delta = now - lastErrors[direction];
-      if (delta > 0) {
-        log.warn(
-          "{count} {direction} packets refused by the kernel in the last second (I/O errors, {total} in all)",
-          { count: delta, direction, total: now },
-        );
-      }
-    }
-    lastErrors = { egress: counters.egress.ioErrors, ingress: counters.ingress.ioErrors };
+function logIoErrors(forwarder: () => Forwarder | undefined) {
+  return (direction: "egress" | "ingress", count: number): void => {
+    const total = forwarder()?.counters()[direction].ioErrors ?? count;
+    log.warn(
+      "{count} {direction} packets refused by the kernel since the last report (I/O errors, {total} in all)",
+      { count, direction, total },
+    );
   };
 }
 

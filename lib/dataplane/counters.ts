@@ -93,6 +93,11 @@ export class Counters {
     this.values = this.#all.subarray(queue * block, (queue + 1) * block);
   }
 
+  /** The I/O errors of `direction` in this view's queue (what its Worker has counted). */
+  queueIoErrors(direction: "egress" | "ingress"): number {
+    return this.values[(direction === "egress" ? 0 : SLOTS) + SLOT_IO_ERRORS];
+  }
+
   /** Returns a plain snapshot of every counter, the queues summed. */
   snapshot(): CounterSnapshot {
     return {

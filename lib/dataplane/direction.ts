@@ -79,6 +79,8 @@ export class DirectionLoop {
   #stopRequested = false;
   /** An fd reported error events: the loop ends. */
   #broken = false;
+  /** This direction's I/O errors when the parent was last told of them. */
+  #ioErrorsTold = 0;
 
   /**
    * Builds the direction's path from the start message (`buildPaths`).
@@ -159,9 +161,11 @@ export class DirectionLoop {
       }
       if (turn) {
         lastTurn = now < 0 ? performance.now() : now;
+        this.#tellIoErrors();
         await this.#turn();
       }
     }
+    this.#tellIoErrors();
   }
 
   /**
@@ -182,6 +186,19 @@ export class DirectionLoop {
     this.#posted += poller.takeRings();
     pump();
     return ready;
+  }
+
+  /**
+   * Tells the parent of the packets the kernel refused since the last turn. The parent logs
+   * them when told, instead of waking every second to look at the counters: an idle stf's
+   * main thread then sleeps until something happens (docs/performance.md).
+   */
+  #tellIoErrors(): void {
+    const direction = this.#start.direction;
+    const errors = this.#counters.queueIoErrors(direction);
+    if (errors === this.#ioErrorsTold) return;
+    this.#emit({ kind: "io-errors", direction, count: errors - this.#ioErrorsTold });
+    this.#ioErrorsTold = errors;
   }
 
   /** Reports every entry with error events; true when there was one. */

@@ -15,6 +15,7 @@ import { Counters, type CounterSnapshot, type QueueCounters } from "./counters.t
 import { buildPaths, type PathsOptions, reloadPaths } from "./paths.ts";
 import type {
   DataplaneTuning,
+  Direction,
   IcmpSource,
   Link,
   TunDevice,
@@ -33,6 +34,12 @@ export interface ForwarderOptions {
   readonly icmpSource: string;
   /** Called with sampled drops (rate-limited), for debug logs; none when absent. */
   readonly onDrop?: (sample: DropSample) => void;
+  /**
+   * Called with packets the kernel refused (I/O errors) in `direction`: by each Worker at its
+   * next event-loop turn after them, about once a second while they go on; never when there
+   * are none.
+   */
+  readonly onIoErrors?: (direction: Direction, count: number) => void;
   /** Called when a path fails for good (the TUN deleted, a socket error). */
   readonly onFatal?: (message: string) => void;
   /** Data-plane tuning (threaded engine); defaults when absent. */
@@ -155,6 +162,7 @@ export async function startThreadedForwarder(
             const m = event.data;
             if (m.kind === "ready") resolve();
             else if (m.kind === "drop") options.onDrop?.(m);
+            else if (m.kind === "io-errors") options.onIoErrors?.(m.direction, m.count);
             else if (m.kind === "stopped") stopped.get(key)?.();
             else if (m.kind === "error") {
               reject(new Error(m.message));
@@ -283,13 +291,24 @@ export function startInProcessForwarder(
   const egress = paths.egress!;
   const ingress = paths.ingress!;
   let settings = options.settings;
+  const told = { egress: 0, ingress: 0 };
+  const tellIoErrors = () => {
+    for (const direction of ["egress", "ingress"] as const) {
+      const errors = counters.queueIoErrors(direction);
+      if (errors !== told[direction]) options.onIoErrors?.(direction, errors - told[direction]);
+      told[direction] = errors;
+    }
+  };
   const pumpNow = () => {
     let total = 0;
     for (;;) {
       const n = egress.pump(256) + ingress.pump(256) +
         (devices.icmp ? egress.pumpIcmp(devices.icmp, 256) : 0);
       total += n;
-      if (n === 0) return total;
+      if (n === 0) {
+        tellIoErrors();
+        return total;
+      }
     }
   };
   const timer = options.manual ? undefined : setInterval(pumpNow, 1);

@@ -206,11 +206,13 @@ export type WorkerMessage = WorkerStart | WorkerReload | WorkerStop;
 
 /**
  * A message from a Worker to the parent: `ready` once its path is built, `drop` (a sample,
- * for debug logs), `error` (the path failed for good, or the start did), `stopped` when its
- * loop has ended.
+ * for debug logs), `io-errors` (packets the kernel refused since the Worker's last event-loop
+ * turn, told at the next one: about once a second while they go on), `error` (the path failed
+ * for good, or the start did), `stopped` when its loop has ended.
  */
 export type WorkerEvent =
   | { readonly kind: "ready"; readonly direction: Direction }
   | DropSample
+  | { readonly kind: "io-errors"; readonly direction: Direction; readonly count: number }
   | { readonly kind: "error"; readonly message: string }
   | { readonly kind: "stopped"; readonly direction: Direction };

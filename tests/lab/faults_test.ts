@@ -88,6 +88,7 @@ labTest(
     try {
       assert.equal(await pingReplies(sites.a, B_STF, 3), 3);
       const before = await a.counters();
+      const logFrom = a.stderr.length;
       await sites.a.run`nft add table ip stffault`;
       await sites.a
         .run`nft add chain ip stffault out ${"{ type filter hook output priority 0; }"}`;
@@ -97,6 +98,11 @@ labTest(
       const errors = during.egress.ioErrors - before.egress.ioErrors;
       assert.ok(errors >= 10, `each refused send counted (${errors})`);
       assert.equal(during.egress.packets, before.egress.packets, "none counted as forwarded");
+      // Logged too: the egress Worker tells of them at its next event-loop turn (within ~1 s).
+      await a.waitFor(/"message":"\d+ \\"egress\\" packets refused by the kernel/, {
+        from: logFrom,
+        timeoutMs: 10_000,
+      });
       await sites.a.run`nft delete table ip stffault`;
       assert.equal(await pingReplies(sites.a, B_STF, 5), 5, "flows again");
       assert.equal(a.status, undefined);

@@ -17,6 +17,7 @@ import {
   type WorkerStart,
   type WorkerStop,
 } from "../../../lib/dataplane/mod.ts";
+import { EPERM } from "../../../ffi/constants.ts";
 import { ipv4Wrap, ipv6Packet } from "../packet/_build.ts";
 import { BASE } from "../filter/_policy.ts";
 
@@ -170,6 +171,23 @@ Deno.test("a reload can turn drop sampling on: drops are then posted as events",
     t.events.filter((e) => e.kind === "drop").map((e) => e.kind === "drop" && e.reason),
     ["no-relay"],
   );
+});
+
+Deno.test("packets the kernel refused are told to the parent at the next turn, each once", async () => {
+  const t = setUp("egress", 2);
+  t.link.failWith = -EPERM; // a firewall rule refusing every send
+  const toSite = () => ipv6Packet("2002:900:2::1", "2002:800:1::1"); // to 8.0.0.1
+  t.poller.script.push({ readable: [0], then: () => t.tun.toStf.push(toSite()) });
+  t.poller.script.push({ readable: [0], then: () => t.tun.toStf.push(toSite()) });
+  t.post({ kind: "reload", settings: SETTINGS, icmpSource: "2002:900:2::1", sampleDrops: false });
+  t.poller.script.push({ readable: [0], then: () => t.tun.toStf.push(toSite()) });
+  t.post({ kind: "stop" });
+  await t.loop.run();
+  assert.equal(t.counters.snapshot().egress.ioErrors, 3);
+  assert.deepEqual(t.events.filter((e) => e.kind === "io-errors"), [
+    { kind: "io-errors", direction: "egress", count: 2 },
+    { kind: "io-errors", direction: "egress", count: 1 },
+  ]);
 });
 
 Deno.test("POLLERR on the TUN of the egress loop reports the device gone and ends the loop", async () => {

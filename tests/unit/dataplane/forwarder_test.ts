@@ -71,6 +71,26 @@ Deno.test("the forwarder carries a packet from one 6to4 site's TUN into the othe
   await b.forwarder.stop();
 });
 
+Deno.test("the in-process forwarder tells of packets the kernel refused once, after the pump", async () => {
+  const tun = new MemoryTun();
+  const link = new MemoryLink();
+  link.failWith = -1; // EPERM: a firewall rule
+  const told: [string, number][] = [];
+  const forwarder = startInProcessForwarder({ tun, link }, {
+    settings: settings("198.51.100.1"),
+    icmpSource: "2002:c633:6401::1",
+    onIoErrors: (direction, count) => told.push([direction, count]),
+    manual: true,
+  });
+  tun.toStf.push(ipv6Packet("2002:c633:6401::1", "2002:cb00:7105::1"));
+  tun.toStf.push(ipv6Packet("2002:c633:6401::1", "2002:cb00:7105::1"));
+  forwarder.pumpNow();
+  forwarder.pumpNow(); // nothing new: nothing told
+  assert.deepEqual(told, [["egress", 2]]);
+  assert.equal(forwarder.counters().egress.ioErrors, 2);
+  await forwarder.stop();
+});
+
 Deno.test("the forwarder counts each drop under its reason and samples it for the log", async () => {
   const a = site("198.51.100.1");
   a.tun.toStf.push(ipv6Packet("2002:800:1::1", "2002:cb00:7105::1")); // src-not-own
