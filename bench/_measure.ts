@@ -14,6 +14,7 @@ import {
   parseSnmp6,
   parseStatusKb,
   type PingResult,
+  runtimeSince,
   type TcpResult,
   type UdpResult,
 } from "./_stats.ts";
@@ -237,19 +238,29 @@ export function threadRuntimes(root: number): ThreadRuntime[] {
 }
 
 /**
- * Runtime of every thread of the processes and their descendants, in nanoseconds
- * (`/proc/<pid>/task/<tid>/schedstat`), or `undefined` when one of `pids` is gone. Threads that
- * ended are not counted: read it around a test during which the forwarders' threads all live.
- *
- * @param pids the forwarder processes
+ * The runtime of the processes and their descendants, in nanoseconds, as a running sum of what
+ * each thread ran between two readings (`/proc/<pid>/task/<tid>/schedstat`, {@link runtimeSince}):
+ * a thread that ends takes away nothing it had counted. Only differences between readings mean
+ * anything.
  */
-export function cpuNs(pids: readonly number[]): number | undefined {
-  let total = 0;
-  for (const root of pids) {
-    if (readStat(root) === undefined) return undefined;
-    for (const thread of threadRuntimes(root)) total += thread.ns;
+export class RuntimeClock {
+  readonly #last = new Map<string, number>();
+  #total = 0;
+
+  /**
+   * Reads the threads again: the running sum, or `undefined` when one of `pids` is gone.
+   *
+   * @param pids the forwarder processes
+   */
+  read(pids: readonly number[]): number | undefined {
+    const threads: { key: string; ns: number }[] = [];
+    for (const root of pids) {
+      if (readStat(root) === undefined) return undefined;
+      for (const t of threadRuntimes(root)) threads.push({ key: `${t.pid}/${t.tid}`, ns: t.ns });
+    }
+    this.#total += runtimeSince(this.#last, threads);
+    return this.#total;
   }
-  return total;
 }
 
 /**
@@ -275,6 +286,7 @@ export class CpuSampler {
   readonly #pids: number[];
   readonly #bPid: number | undefined;
   readonly #samples: CpuSample[] = [];
+  readonly #clock = new RuntimeClock();
   #timer: ReturnType<typeof setInterval> | undefined;
 
   /**
@@ -292,7 +304,7 @@ export class CpuSampler {
 
   #sample(): void {
     const atMs = performance.now();
-    const cpu = cpuNs(this.#pids);
+    const cpu = this.#clock.read(this.#pids);
     if (cpu === undefined) return;
     this.#samples.push({ atMs, cpuNs: cpu, packets: deliveredDatagrams(this.#bPid) });
   }

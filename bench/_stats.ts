@@ -396,6 +396,31 @@ export function parseSchedstat(text: string): number {
   return Number(first);
 }
 
+/**
+ * The runtime threads ran since the previous reading, `last` (thread key → ns), which it updates:
+ * a thread seen before counts its increase, a new one its whole runtime, and one that has ended
+ * counts nothing more. Summing each reading's whole runtime instead made a total that went
+ * backwards when a thread ended between two readings (the runtime's blocking pool ends a thread
+ * idle for 10 s), by all the CPU that thread had ever used: an idle test read negative.
+ *
+ * @param last each thread's runtime at the previous reading (updated in place)
+ * @param threads this reading: each thread's key (pid/tid) and runtime, ns
+ */
+export function runtimeSince(
+  last: Map<string, number>,
+  threads: readonly { readonly key: string; readonly ns: number }[],
+): number {
+  let added = 0;
+  const seen = new Set<string>();
+  for (const { key, ns } of threads) {
+    added += ns - (last.get(key) ?? 0);
+    last.set(key, ns);
+    seen.add(key);
+  }
+  for (const key of [...last.keys()]) if (!seen.has(key)) last.delete(key);
+  return added;
+}
+
 /** One reading of the forwarders' CPU time and of the packets they delivered. */
 export interface CpuSample {
   /** Milliseconds since some fixed origin (`performance.now()`). */

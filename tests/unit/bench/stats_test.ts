@@ -19,6 +19,7 @@ import {
   percentile,
   quantiles,
   ratio,
+  runtimeSince,
   type SummaryRow,
 } from "../../../bench/_stats.ts";
 
@@ -400,4 +401,17 @@ Deno.test("formatOrdinaryRatioTable() divides the medians and skips a zero base"
   assert.equal(table.length, 3, "stf / socat has no socat row");
   // hop idle 100/50 and 120/100, hop @1k missing on stf's side, CPU 30/20, idle CPU 2/0.
   assert.equal(table[2], "| stf / cfwd | 2.00× | 1.20× | – | – | 1.50× | – |");
+});
+
+Deno.test("runtimeSince counts what each thread ran since the last reading; an ended thread takes nothing away", () => {
+  const last = new Map<string, number>();
+  assert.equal(runtimeSince(last, [{ key: "1/1", ns: 100 }, { key: "1/2", ns: 5000 }]), 5100);
+  // 1/2 (a pool thread with 5000 ns behind it) ends; 1/1 runs 20 more; 1/3 is new with 7.
+  assert.equal(runtimeSince(last, [{ key: "1/1", ns: 120 }, { key: "1/3", ns: 7 }]), 27);
+  assert.deepEqual([...last.keys()].sort(), ["1/1", "1/3"]);
+  // A new thread that reuses an ended one's id starts from nothing.
+  assert.equal(
+    runtimeSince(last, [{ key: "1/1", ns: 120 }, { key: "1/3", ns: 7 }, { key: "1/2", ns: 3 }]),
+    3,
+  );
 });
