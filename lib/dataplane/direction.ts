@@ -6,8 +6,9 @@
  * The loop: wait in the poller, then pump the paths whose fds are readable. Messages (`reload`,
  * `stop`) are delivered by the thread's event loop, which the loop turns only when the parent
  * has rung the doorbell (one ring per message posted) and more rings than deliveries were
- * counted, and about once a second for V8's own tasks; a turn costs ~2 ms in which nothing is
- * polled (`wake.ts`). The shared stop flag ends the loop as soon as the doorbell wakes the
+ * counted, and about once a second for V8's own tasks while packets come; a turn costs ~2 ms in
+ * which nothing is polled (`wake.ts`). A loop that has not woken since its last turn waits
+ * without a timeout: an idle Worker uses no CPU at all. The shared stop flag ends the loop as soon as the doorbell wakes the
  * wait. Error events on any fd (a TUN deleted under us, a socket error) or a failing wait end
  * it with an `error` event rather than spinning.
  *
@@ -28,9 +29,10 @@ import type {
 } from "./types.ts";
 
 /**
- * How often the loop turns its event loop without a message (V8's own tasks run there), and
- * the longest wait. It used to be 50 ms, which put a turn's delay on ~4 % of the packets
- * through an idle hop.
+ * How often the loop turns its event loop without a message (V8's own tasks run there) while
+ * it has work, and its longest wait then. It used to be 50 ms, which put a turn's delay on ~4 %
+ * of the packets through an idle hop. A Worker that has woken for nothing since its last turn
+ * waits without a timeout (see {@link DirectionLoop.run}).
  */
 export const YIELD_INTERVAL_MS = 1000;
 /**
@@ -140,27 +142,35 @@ export class DirectionLoop {
     this.#emit({ kind: "ready", direction });
     let lastTurn = performance.now();
     let wakes = 0;
+    // Whether the loop has woken since its last turn. A Worker with nothing to do neither turns
+    // nor wakes: it waits without a timeout until a packet or a message. The turn it skips only
+    // ran V8's own tasks, and on these VMs each wake-up of an idle thread costs ~200 µs of CPU
+    // (docs/performance.md).
+    let busy = false;
     while (!this.#stopRequested && Atomics.load(this.#stopFlag, 0) === 0) {
       // A message rung but not yet delivered: only look, so the event loop gets its turn soon.
-      const ready = this.#step(pump, this.#delivered < this.#posted ? 0 : this.#yieldInterval);
+      const timeout = this.#delivered < this.#posted ? 0 : busy ? this.#yieldInterval : -1;
+      const ready = this.#step(pump, timeout);
       if (ready < 0) {
         this.#emit({ kind: "error", message: `poll failed: errno ${-ready}` });
         break;
       }
       if (this.#broken) break;
-      // Let messages in when one is waiting, and V8's own tasks about once a second. The clock
-      // is read after a wait that timed out and every CLOCK_EVERY wake-ups, not on each: a
-      // `performance.now()` is a call into the runtime, and at low rates, with the caches
-      // cold, it was one of the larger costs of a wake-up (docs/performance.md).
+      if (ready > 0) busy = true;
+      // Let messages in when one is waiting, and V8's own tasks about once a second while busy.
+      // The clock is read after a wait that timed out and every CLOCK_EVERY wake-ups, not on
+      // each: a `performance.now()` is a call into the runtime, and at low rates, with the
+      // caches cold, it was one of the larger costs of a wake-up (docs/performance.md).
       let turn = this.#delivered < this.#posted;
       let now = -1;
       if (ready === 0 || ++wakes >= CLOCK_EVERY) {
         wakes = 0;
         now = performance.now();
-        if (now - lastTurn > this.#yieldInterval) turn = true;
+        if (busy && now - lastTurn > this.#yieldInterval) turn = true;
       }
       if (turn) {
         lastTurn = now < 0 ? performance.now() : now;
+        busy = false;
         this.#tellIoErrors();
         await this.#turn();
       }

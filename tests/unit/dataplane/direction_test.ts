@@ -27,7 +27,7 @@ const { relay: _, ...SETTINGS } = BASE;
 /** A native destination: `no-relay` without a relay, forwarded to it with one. */
 const TO_NATIVE = () => ipv6Packet("2002:900:2::1", "2001:db8::1");
 
-function setUp(direction: Direction, size: number, sampleDrops = false) {
+function setUp(direction: Direction, size: number, sampleDrops = false, yieldInterval?: number) {
   const tun = new MemoryTun();
   const link = new MemoryLink();
   // The first wait sees the start message's ring.
@@ -57,6 +57,7 @@ function setUp(direction: Direction, size: number, sampleDrops = false) {
   let turns = 0;
   let held = 0;
   const loop = new DirectionLoop(start, { tun, link, poller }, (e) => events.push(e), {
+    yieldInterval,
     turn: () => {
       turns++;
       if (held > 0) held--;
@@ -112,7 +113,19 @@ Deno.test("a stop message rung on the doorbell is taken at the next turn and end
   t.post({ kind: "stop" });
   await t.loop.run();
   assert.equal(t.turns(), 1, "the ring made the loop turn at once, not after a second");
-  assert.deepEqual(t.poller.timeouts, [1000, 1000]);
+  // No timeout at first (nothing to do yet), then 1 s: the loop has woken since its last turn.
+  assert.deepEqual(t.poller.timeouts, [-1, 1000]);
+});
+
+Deno.test("after its work a loop turns once, then waits without a timeout until woken", async () => {
+  const t = setUp("egress", 2, false, 0); // a turn at any timeout after a wake-up
+  t.poller.script.push({ readable: [0], then: () => t.tun.toStf.push(TO_NATIVE()) });
+  t.poller.script.push({}); // a timeout: the turn
+  t.post({ kind: "stop" }); // only this wakes the idle loop
+  await t.loop.run();
+  assert.equal(t.counters.snapshot().egress.dropped["no-relay"], 1, "the packet was handled");
+  assert.deepEqual(t.poller.timeouts, [-1, 0, 0, -1]);
+  assert.equal(t.turns(), 2, "one turn after the packet, one for the stop");
 });
 
 Deno.test("a ring not yet delivered makes the next wait only look (timeout 0)", async () => {
@@ -120,7 +133,7 @@ Deno.test("a ring not yet delivered makes the next wait only look (timeout 0)", 
   t.hold(1);
   t.post({ kind: "stop" });
   await t.loop.run();
-  assert.deepEqual(t.poller.timeouts, [1000, 1000, 0]);
+  assert.deepEqual(t.poller.timeouts, [-1, 1000, 0]);
   assert.equal(t.turns(), 2);
 });
 
