@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs } from "./lib/cli.ts";
-import { effectiveConfig, interfaceRequestOf } from "./lib/commands/_settings.ts";
+import { effectiveConfig, interfaceRequestOf } from "./lib/commands/settings.ts";
 import { runCheckConfig } from "./lib/commands/check_config.ts";
 import { runDecode } from "./lib/commands/decode.ts";
 import { runDoctor } from "./lib/commands/doctor.ts";

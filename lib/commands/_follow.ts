@@ -44,7 +44,7 @@ import {
   sitePrefixOf,
 } from "../netif/own_ipv4.ts";
 import { type PrefixChange, type PrefixHookResult, runPrefixHook } from "./_prefix_hook.ts";
-import { interfaceAddressOf, interfaceRequestOf, policySettingsOf } from "./_settings.ts";
+import { interfaceAddressOf, interfaceRequestOf, policySettingsOf } from "./settings.ts";
 
 const log = getLogger(["stf", "run"]);
 

@@ -38,7 +38,7 @@ import { openProbeSocket, type ProbeSocket } from "../netif/probe_socket.ts";
 import { readUplinkFacts } from "../netif/uplink.ts";
 import { newProbeIdentifier, relaySixToFourAddress } from "../relay/probe.ts";
 import { Prober, wallClockMs } from "../relay/prober.ts";
-import { effectiveConfig, interfaceAddressOf, interfaceRequestOf } from "./_settings.ts";
+import { effectiveConfig, interfaceAddressOf, interfaceRequestOf } from "./settings.ts";
 
 /** Options of `stf doctor`, as parsed from the command line. */
 export interface DoctorOptions {

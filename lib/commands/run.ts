@@ -52,7 +52,7 @@ import { attachIngressFilter } from "../netif/probe_socket.ts";
 import { readUplinkFacts } from "../netif/uplink.ts";
 import { newProbeIdentifier } from "../relay/probe.ts";
 import { RELAY_TICK_MS, type RelaySupervision, startRelaySupervision } from "./_relays.ts";
-import { interfaceAddressOf, interfaceRequestOf, policySettingsOf } from "./_settings.ts";
+import { interfaceAddressOf, interfaceRequestOf, policySettingsOf } from "./settings.ts";
 import { OwnIpv4Follower } from "./_follow.ts";
 import { type ForwarderFacts, type Operations, startOperations } from "../control/mod.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { formatIpv4, parseIpv4 } from "../../../lib/addr/mod.ts";
 import { type FollowFacts, OwnIpv4Follower } from "../../../lib/commands/_follow.ts";
 import type { PrefixChange } from "../../../lib/commands/_prefix_hook.ts";
-import { interfaceRequestOf } from "../../../lib/commands/_settings.ts";
+import { interfaceRequestOf } from "../../../lib/commands/settings.ts";
 import { mergeConfig, parseConfig, type StfConfig } from "../../../lib/config/mod.ts";
 import type { PolicySettings } from "../../../lib/filter/mod.ts";
 import type { AddressWatchOptions } from "../../../lib/netif/address_watch.ts";
