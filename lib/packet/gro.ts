@@ -114,6 +114,8 @@ export interface CoalescerOptions {
 export class TcpCoalescer {
   readonly #capacity: number;
   readonly #udp: boolean;
+  // Whether this batch's UDP datagrams are coalesced (`#udp` and the caller's choice).
+  #udpNow = false;
   #buf: Uint8Array = new Uint8Array(0);
   #packets = 0;
   #outputs = 0;
@@ -190,8 +192,11 @@ export class TcpCoalescer {
    * Starts a batch.
    *
    * @param buf the buffer all packets of the batch are in
+   * @param udp whether this batch's UDP datagrams may be coalesced (when the coalescer was
+   *   made with `udp`); false writes each alone, as a small batch is written most cheaply
    */
-  reset(buf: Uint8Array): void {
+  reset(buf: Uint8Array, udp = true): void {
+    this.#udpNow = this.#udp && udp;
     this.#buf = buf;
     this.#packets = 0;
     this.#outputs = 0;
@@ -214,7 +219,7 @@ export class TcpCoalescer {
     this.#next[i] = -1;
     const t = offset + IPV6_HEADER_LENGTH;
     const next = buf[offset + 6];
-    if (next === PROTOCOL_UDP && this.#udp && length > IPV6_HEADER_LENGTH + 8) {
+    if (next === PROTOCOL_UDP && this.#udpNow && length > IPV6_HEADER_LENGTH + 8) {
       this.#addUdp(i, offset, length);
       return;
     }

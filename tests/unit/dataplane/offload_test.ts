@@ -6,6 +6,7 @@ import {
   MemoryLink,
   MemoryTun,
   startInProcessForwarder,
+  UDP_COALESCE_MIN_BATCH,
 } from "../../../lib/dataplane/mod.ts";
 import { internetChecksum } from "../../../lib/packet/checksum.ts";
 import { configureTunOffload, tunFlagsForRun } from "../../../lib/netif/offload.ts";
@@ -126,6 +127,56 @@ Deno.test("segments cross to a site that coalesces them back into one super-pack
   await a.forwarder.stop();
   await b.forwarder.stop();
 });
+
+/** A UDP datagram of one flow as A's TUN hands it over: a zero virtio_net_hdr, a valid checksum. */
+function udpDatagram(k: number): Uint8Array {
+  const p = new Uint8Array(10 + 40 + 8 + 64);
+  const v = new DataView(p.buffer);
+  const ip = 10;
+  p[ip] = 0x60;
+  v.setUint16(ip + 4, 8 + 64);
+  p[ip + 6] = 17;
+  p[ip + 7] = 64;
+  p.set(parseIpv6(A_SRC), ip + 8);
+  p.set(parseIpv6(B_DST), ip + 24);
+  const u = ip + 40;
+  v.setUint16(u, 40000);
+  v.setUint16(u + 2, 5201);
+  v.setUint16(u + 4, 8 + 64);
+  p.fill(k, u + 8);
+  // RFC 8200 §8.1: the checksum over the pseudo-header and the datagram.
+  const pseudo = new Uint8Array(40 + 8 + 64);
+  pseudo.set(p.subarray(ip + 8, ip + 40), 0);
+  new DataView(pseudo.buffer).setUint32(32, 8 + 64);
+  pseudo[39] = 17;
+  pseudo.set(p.subarray(u), 40);
+  v.setUint16(u + 6, internetChecksum(pseudo, 0, pseudo.length));
+  return p;
+}
+
+for (const count of [UDP_COALESCE_MIN_BATCH - 1, UDP_COALESCE_MIN_BATCH]) {
+  Deno.test(`a batch of ${count} UDP datagrams of one flow is written ${count < UDP_COALESCE_MIN_BATCH ? "one by one" : "as one GSO_UDP_L4 packet"}`, async () => {
+    const a = site("198.51.100.1", { batch: 64, offload: true }, true);
+    const b = site("203.0.113.5", { batch: 64, offload: true }, true);
+    a.link.peer = b.link;
+    for (let k = 0; k < count; k++) a.tun.toStf.push(udpDatagram(k));
+    a.forwarder.pumpNow();
+    b.forwarder.pumpNow();
+    assert.equal(b.forwarder.counters().ingress.packets, count);
+    if (count < UDP_COALESCE_MIN_BATCH) {
+      assert.equal(b.tun.fromStf.length, count);
+      b.tun.fromStf.forEach((p, k) => assert.deepEqual(p, udpDatagram(k)));
+    } else {
+      assert.equal(b.tun.fromStf.length, 1);
+      const got = b.tun.fromStf[0];
+      assert.deepEqual([got[0], got[1]], [1, 5], "NEEDS_CSUM, GSO_UDP_L4");
+      assert.equal(new DataView(got.buffer).getUint16(4, true), 64, "gso_size");
+      assert.equal(got.length, 10 + 40 + 8 + 64 * count);
+    }
+    await a.forwarder.stop();
+    await b.forwarder.stop();
+  });
+}
 
 Deno.test("without offloads a site with a virtio_net_hdr writes each segment alone", async () => {
   const a = site("198.51.100.1", { batch: 64, offload: true }, true);

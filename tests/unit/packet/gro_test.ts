@@ -239,6 +239,19 @@ Deno.test("TcpCoalescer with udp joins same-size datagrams of a flow into one GS
     [1, 5, 48, 64, 40, 6],
   );
   assert.equal(hex(all.subarray(10)), r.whole);
+  // A batch started with udp false writes every datagram alone; the next batch may join again.
+  // (build() rewrote the head's lengths in place: lay the datagrams out afresh each time.)
+  const again = (udp: boolean) => {
+    c.reset(buf, udp);
+    packets.forEach((p, i) => {
+      buf.set(p, i * slot + 20);
+      c.add(i * slot + 20, p.length);
+    });
+  };
+  again(false);
+  assert.equal(c.outputs, packets.length);
+  again(true);
+  assert.deepEqual(Array.from({ length: c.outputs }, (_, j) => c.members(j)), [6, 1, 1]);
   // Without the option, UDP is never joined.
   const plain = new TcpCoalescer(packets.length);
   plain.reset(buf);
