@@ -10,6 +10,7 @@ import {
 } from "../../../lib/dataplane/mod.ts";
 import { internetChecksum } from "../../../lib/packet/checksum.ts";
 import { configureTunOffload, tunFlagsForRun } from "../../../lib/netif/offload.ts";
+import { ipv6Packet } from "../packet/_build.ts";
 
 function settings(ipv4: string): PolicySettings {
   return {
@@ -77,15 +78,23 @@ function pattern(n: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 7 + (i >> 8)) & 0xff);
 }
 
-/** Checks the TCP checksum of an IPv6 packet with the byte-wise RFC 1071 code. */
-function tcpChecksumValid(p: Uint8Array): boolean {
-  const tcpLength = p.length - 40;
-  const pseudo = new Uint8Array(40 + tcpLength);
+/**
+ * The RFC 1071 sum (byte-wise code) over the RFC 8200 §8.1 pseudo-header and the upper-layer
+ * packet of an IPv6 packet: 0 when its checksum field is right.
+ */
+function upperLayerChecksum(p: Uint8Array, next: number): number {
+  const upperLength = p.length - 40;
+  const pseudo = new Uint8Array(40 + upperLength);
   pseudo.set(p.subarray(8, 40), 0);
-  new DataView(pseudo.buffer).setUint32(32, tcpLength);
-  pseudo[39] = 6;
+  new DataView(pseudo.buffer).setUint32(32, upperLength);
+  pseudo[39] = next;
   pseudo.set(p.subarray(40), 40);
-  return internetChecksum(pseudo, 0, pseudo.length) === 0;
+  return internetChecksum(pseudo, 0, pseudo.length);
+}
+
+/** Checks the TCP checksum of an IPv6 packet. */
+function tcpChecksumValid(p: Uint8Array): boolean {
+  return upperLayerChecksum(p, 6) === 0;
 }
 
 Deno.test("a TSO super-packet leaves as MTU-sized segments, each encapsulated with a valid checksum", async () => {
@@ -130,27 +139,14 @@ Deno.test("segments cross to a site that coalesces them back into one super-pack
 
 /** A UDP datagram of one flow as A's TUN hands it over: a zero virtio_net_hdr, a valid checksum. */
 function udpDatagram(k: number): Uint8Array {
-  const p = new Uint8Array(10 + 40 + 8 + 64);
-  const v = new DataView(p.buffer);
-  const ip = 10;
-  p[ip] = 0x60;
-  v.setUint16(ip + 4, 8 + 64);
-  p[ip + 6] = 17;
-  p[ip + 7] = 64;
-  p.set(parseIpv6(A_SRC), ip + 8);
-  p.set(parseIpv6(B_DST), ip + 24);
-  const u = ip + 40;
-  v.setUint16(u, 40000);
-  v.setUint16(u + 2, 5201);
-  v.setUint16(u + 4, 8 + 64);
-  p.fill(k, u + 8);
-  // RFC 8200 §8.1: the checksum over the pseudo-header and the datagram.
-  const pseudo = new Uint8Array(40 + 8 + 64);
-  pseudo.set(p.subarray(ip + 8, ip + 40), 0);
-  new DataView(pseudo.buffer).setUint32(32, 8 + 64);
-  pseudo[39] = 17;
-  pseudo.set(p.subarray(u), 40);
-  v.setUint16(u + 6, internetChecksum(pseudo, 0, pseudo.length));
+  const udp = new Uint8Array(8 + 64).fill(k);
+  const u = new DataView(udp.buffer);
+  u.setUint16(0, 40000);
+  u.setUint16(2, 5201);
+  u.setUint16(4, udp.length);
+  u.setUint16(6, 0);
+  const p = ipv6Packet(A_SRC, B_DST, { nextHeader: 17, payload: udp, headroom: 10 });
+  new DataView(p.buffer).setUint16(10 + 40 + 6, upperLayerChecksum(p.subarray(10), 17));
   return p;
 }
 
