@@ -212,13 +212,17 @@ Deno.test("TcpCoalescer with udp joins same-size datagrams of a flow into one GS
   const packets = r.packets.map(unhex);
   const slot = 256;
   const buf = new Uint8Array(slot * packets.length);
+  // One batch: the datagrams laid out afresh (build() rewrites the head's lengths in place).
+  const batch = (coalescer: TcpCoalescer, udp?: boolean) => {
+    coalescer.reset(buf, udp);
+    packets.forEach((p, i) => {
+      buf.set(p, i * slot + 20);
+      coalescer.add(i * slot + 20, p.length);
+    });
+    return Array.from({ length: coalescer.outputs }, (_, j) => coalescer.members(j));
+  };
   const c = new TcpCoalescer(packets.length, { udp: true });
-  c.reset(buf);
-  packets.forEach((p, i) => {
-    buf.set(p, i * slot + 20);
-    c.add(i * slot + 20, p.length);
-  });
-  assert.deepEqual(Array.from({ length: c.outputs }, (_, j) => c.members(j)), [6, 1, 1]);
+  assert.deepEqual(batch(c), [6, 1, 1]);
   const parts = new Int32Array(32);
   const n = c.build(0, parts);
   const chunks: number[] = [];
@@ -240,21 +244,8 @@ Deno.test("TcpCoalescer with udp joins same-size datagrams of a flow into one GS
   );
   assert.equal(hex(all.subarray(10)), r.whole);
   // A batch started with udp false writes every datagram alone; the next batch may join again.
-  // (build() rewrote the head's lengths in place: lay the datagrams out afresh each time.)
-  const again = (udp: boolean) => {
-    c.reset(buf, udp);
-    packets.forEach((p, i) => {
-      buf.set(p, i * slot + 20);
-      c.add(i * slot + 20, p.length);
-    });
-  };
-  again(false);
-  assert.equal(c.outputs, packets.length);
-  again(true);
-  assert.deepEqual(Array.from({ length: c.outputs }, (_, j) => c.members(j)), [6, 1, 1]);
+  assert.equal(batch(c, false).length, packets.length);
+  assert.deepEqual(batch(c, true), [6, 1, 1]);
   // Without the option, UDP is never joined.
-  const plain = new TcpCoalescer(packets.length);
-  plain.reset(buf);
-  packets.forEach((p, i) => plain.add(i * slot + 20, p.length));
-  assert.equal(plain.outputs, packets.length);
+  assert.equal(batch(new TcpCoalescer(packets.length)).length, packets.length);
 });
