@@ -17,6 +17,7 @@
 import { Counters } from "./counters.ts";
 import { buildPaths, type Paths, type PathsOptions, reloadPaths } from "./paths.ts";
 import { dropSampler } from "./sample.ts";
+import { type Optimizer, requestTurbofan, type WakeUpFunction } from "./tier.ts";
 import type {
   IcmpSource,
   Link,
@@ -41,6 +42,24 @@ export const YIELD_INTERVAL_MS = 1000;
  * runs V8's own tasks then, as messages ring the doorbell.
  */
 const CLOCK_EVERY = 16;
+/**
+ * The event-loop turns with packets behind them (about one a second while they come) at which
+ * the loop asks V8 for TurboFan code for its wake-up path (`tier.ts`): the 2nd, 4th, 8th … up to
+ * the {@link TIER_UP_EVERY}th, then every {@link TIER_UP_EVERY}th. The first request has a
+ * second of traffic's type feedback behind it; the later ones re-optimise, with the feedback of
+ * the traffic of the moment, what V8 has deoptimised since (traffic took a branch the code had no
+ * feedback for). They are spaced out because each costs a few hundred microseconds with the
+ * caches cold, which at one packet in 30 ms cost as much as the request saved (`bench/lone.ts`).
+ */
+export const TIER_UP_FIRST = 2;
+/** The longest interval between two requests for TurboFan, in turns with packets behind them. */
+export const TIER_UP_EVERY = 64;
+
+/** Whether the `n`-th busy turn asks for TurboFan ({@link TIER_UP_FIRST}). */
+export function tierUpAt(n: number): boolean {
+  return n >= TIER_UP_FIRST && (n < TIER_UP_EVERY ? (n & (n - 1)) === 0 : n % TIER_UP_EVERY === 0);
+}
+
 /** Packets handled per pump call at least (the batch size when larger). */
 const MIN_BUDGET = 64;
 
@@ -62,6 +81,10 @@ export interface DirectionLoopOptions {
   readonly yieldInterval?: number;
   /** Turns the event loop, where messages are delivered (default a `setTimeout(0)`). */
   readonly turn?: () => Promise<void>;
+  /** The devices' functions a wake-up runs (`linuxWakeUpFunctions`), for {@link optimize}. */
+  readonly wakeUpFunctions?: readonly WakeUpFunction[];
+  /** Asks V8 for TurboFan code for the wake-up path (default {@link requestTurbofan}). */
+  readonly optimize?: Optimizer;
 }
 
 /** One direction of one queue: its path, its poll loop, its message handling. */
@@ -74,6 +97,10 @@ export class DirectionLoop {
   readonly #stopFlag: Int32Array;
   readonly #yieldInterval: number;
   readonly #turn: () => Promise<void>;
+  readonly #wakeUpFunctions: readonly WakeUpFunction[];
+  readonly #optimize: Optimizer;
+  /** The functions a wake-up runs, once listed (`#tierUp`). */
+  #hot: WakeUpFunction[] | undefined;
   /** Messages delivered so far, the start included (the doorbell counts those posted). */
   #delivered = 1;
   /** Messages posted, as far as the doorbell has told. */
@@ -106,6 +133,8 @@ export class DirectionLoop {
     this.#stopFlag = new Int32Array(start.stopFlag);
     this.#yieldInterval = options.yieldInterval ?? YIELD_INTERVAL_MS;
     this.#turn = options.turn ?? (() => new Promise((resolve) => setTimeout(resolve, 0)));
+    this.#wakeUpFunctions = options.wakeUpFunctions ?? [];
+    this.#optimize = options.optimize ?? requestTurbofan;
     this.#paths = buildPaths(devices, this.#options(start), [start.direction]);
   }
 
@@ -147,6 +176,8 @@ export class DirectionLoop {
     // ran V8's own tasks, and on these VMs each wake-up of an idle thread costs ~200 µs of CPU
     // (docs/performance.md).
     let busy = false;
+    /** Event-loop turns taken with packets behind them. */
+    let busyTurns = 0;
     while (!this.#stopRequested && Atomics.load(this.#stopFlag, 0) === 0) {
       // A message rung but not yet delivered: only look, so the event loop gets its turn soon.
       const timeout = this.#delivered < this.#posted ? 0 : busy ? this.#yieldInterval : -1;
@@ -170,6 +201,7 @@ export class DirectionLoop {
       }
       if (turn) {
         lastTurn = now < 0 ? performance.now() : now;
+        if (busy && tierUpAt(++busyTurns)) this.#tierUp(pump);
         busy = false;
         this.#tellIoErrors();
         await this.#turn();
@@ -196,6 +228,29 @@ export class DirectionLoop {
     this.#posted += poller.takeRings();
     pump();
     return ready;
+  }
+
+  /**
+   * Asks V8 for TurboFan code for every function a wake-up runs: this loop's, the paths' and
+   * the devices' (`tier.ts`). At ordinary loads V8's own counters leave them at Maglev, where
+   * each call into libc is a slow one (docs/performance.md).
+   */
+  #tierUp(pump: () => void): void {
+    if (this.#hot === undefined) {
+      // Built once: the paths list prototype methods and module functions, which a reload
+      // does not replace.
+      const { egress, ingress } = this.#paths;
+      this.#hot = [
+        ...new Set([
+          this.#step,
+          pump,
+          ...this.#wakeUpFunctions,
+          ...(egress?.wakeUpFunctions() ?? []),
+          ...(ingress?.wakeUpFunctions() ?? []),
+        ]),
+      ];
+    }
+    this.#optimize(this.#hot);
   }
 
   /**

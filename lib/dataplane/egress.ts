@@ -61,6 +61,7 @@ import {
   VirtioNetHeader,
 } from "../packet/gso.ts";
 import { PacketBatch } from "./batch.ts";
+import type { WakeUpFunction } from "./tier.ts";
 import { moveBytes } from "../packet/bytes.ts";
 import {
   Counters,
@@ -211,6 +212,30 @@ export class EgressPath {
     const source = parseIpv6(options.icmpSource);
     this.#tooBig.source.set(source);
     this.#unreachable.source.set(source);
+  }
+
+  /**
+   * The functions a wake-up of this path runs, for `tier.ts`: its own stages, the policy's
+   * verdict and the packet functions they call.
+   */
+  wakeUpFunctions(): WakeUpFunction[] {
+    return [
+      this.pump,
+      this.#pumpBatch,
+      this.#pumpEach,
+      this.handle,
+      this.#now,
+      this.#stageVnet,
+      this.#stage,
+      this.#encapsulate,
+      this.#flush,
+      this.#policy.egress,
+      encapsulateInPlace,
+      readVirtioNetHeader,
+      completeChecksum,
+      moveBytes,
+      PacketBatch.prototype.offset,
+    ];
   }
 
   /** The compiled policy in force. */

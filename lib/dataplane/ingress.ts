@@ -34,6 +34,7 @@ import { isPartialTcpSuperPacket, TcpCoalescer, tcpSegmentSize } from "../packet
 import { Segmenter, VIRTIO_NET_HDR_LENGTH } from "../packet/gso.ts";
 import { zeroBytes } from "../packet/bytes.ts";
 import { PacketBatch } from "./batch.ts";
+import type { WakeUpFunction } from "./tier.ts";
 import { Counters, SLOT_BYTES, SLOT_IO_ERRORS, SLOTS } from "./counters.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { type DropListener, type Link, MAX_PACKET, type TunDevice } from "./types.ts";
@@ -124,6 +125,33 @@ export class IngressPath {
     this.#policy = compilePolicy(settings);
     this.#options = options;
     this.#configure();
+  }
+
+  /**
+   * The functions a wake-up of this path runs, for `tier.ts`: its own stages, the policy's
+   * verdict and the packet functions they call.
+   */
+  wakeUpFunctions(): WakeUpFunction[] {
+    const c = TcpCoalescer.prototype;
+    return [
+      this.pump,
+      this.handle,
+      this.#pumpBatch,
+      this.#decapsulate,
+      this.#count,
+      this.#write,
+      this.#policy.ingress,
+      applyDecapsulationEcn,
+      ipv4Ecn,
+      isPartialTcpSuperPacket,
+      zeroBytes,
+      c.reset,
+      c.add,
+      c.build,
+      c.members,
+      c.inputLength,
+      PacketBatch.prototype.offset,
+    ];
   }
 
   /**

@@ -17,6 +17,7 @@ import {
 } from "../../ffi/fastpath.ts";
 import type { PacketBatch } from "./batch.ts";
 import type { IcmpSource, Link, Poller, SendError, TunDevice } from "./types.ts";
+import type { WakeUpFunction } from "./tier.ts";
 import { POLLFD } from "../../ffi/structs.ts";
 import {
   EAGAIN,
@@ -436,4 +437,28 @@ export class FdPoller implements Poller {
   #revents(i: number): number {
     return this.#view.getInt16(POLLFD.SIZE * i + POLLFD.REVENTS, true);
   }
+}
+
+/**
+ * The methods of this module a wake-up runs, the libc calls among them: for `tier.ts`, which asks
+ * V8 for TurboFan code for them (the only tier whose calls into libc are direct ones).
+ */
+export function linuxWakeUpFunctions(): WakeUpFunction[] {
+  return [
+    FdPoller.prototype.wait,
+    FdPoller.prototype.readable,
+    FdPoller.prototype.failed,
+    FdPoller.prototype.takeRings,
+    Reader.prototype.read,
+    Writer.prototype.write,
+    Writer.prototype.writeVector,
+    BatchStructs.prototype.received,
+    FdTunDevice.prototype.read,
+    FdTunDevice.prototype.write,
+    FdTunDevice.prototype.writeVector,
+    FdLink.prototype.recv,
+    FdLink.prototype.send,
+    FdLink.prototype.sendBatch,
+    FdLink.prototype.recvBatch,
+  ];
 }

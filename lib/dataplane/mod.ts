@@ -14,4 +14,5 @@ export * from "./forwarder.ts";
 export * from "./paths.ts";
 export * from "./direction.ts";
 export * from "./rate_limit.ts";
+export * from "./tier.ts";
 export type { DropSample } from "./sample.ts";

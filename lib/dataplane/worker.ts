@@ -11,7 +11,7 @@
 /// <reference lib="deno.worker" />
 import { openFastPath } from "../../ffi/fastpath.ts";
 import { DirectionLoop } from "./direction.ts";
-import { FdLink, FdPoller, FdTunDevice } from "./linux.ts";
+import { FdLink, FdPoller, FdTunDevice, linuxWakeUpFunctions } from "./linux.ts";
 import type { WorkerEvent, WorkerMessage, WorkerStart } from "./types.ts";
 
 let current: DirectionLoop | undefined;
@@ -39,7 +39,9 @@ function start(message: WorkerStart): void {
   const fds = egress ? [message.tunFd, ...(icmp ? [message.icmpFd] : [])] : [message.linkFd];
   const poller = new FdPoller(lib, fds, message.wakeFd);
   try {
-    current = new DirectionLoop(message, { tun, link, icmp, poller }, emit);
+    current = new DirectionLoop(message, { tun, link, icmp, poller }, emit, {
+      wakeUpFunctions: linuxWakeUpFunctions(),
+    });
   } catch (e) {
     lib.close();
     throw e;

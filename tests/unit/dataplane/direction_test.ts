@@ -9,9 +9,15 @@ import {
   DEFAULT_TUNING,
   type Direction,
   DirectionLoop,
+  type DirectionLoopOptions,
+  EgressPath,
   FakePoller,
   MemoryLink,
   MemoryTun,
+  TIER_UP_EVERY,
+  TIER_UP_FIRST,
+  tierUpAt,
+  type WakeUpFunction,
   type WorkerEvent,
   type WorkerReload,
   type WorkerStart,
@@ -27,7 +33,13 @@ const { relay: _, ...SETTINGS } = BASE;
 /** A native destination: `no-relay` without a relay, forwarded to it with one. */
 const TO_NATIVE = () => ipv6Packet("2002:900:2::1", "2001:db8::1");
 
-function setUp(direction: Direction, size: number, sampleDrops = false, yieldInterval?: number) {
+function setUp(
+  direction: Direction,
+  size: number,
+  sampleDrops = false,
+  yieldInterval?: number,
+  options: Pick<DirectionLoopOptions, "optimize" | "wakeUpFunctions"> = {},
+) {
   const tun = new MemoryTun();
   const link = new MemoryLink();
   // The first wait sees the start message's ring.
@@ -57,6 +69,7 @@ function setUp(direction: Direction, size: number, sampleDrops = false, yieldInt
   let turns = 0;
   let held = 0;
   const loop = new DirectionLoop(start, { tun, link, poller }, (e) => events.push(e), {
+    ...options,
     yieldInterval,
     turn: () => {
       turns++;
@@ -228,4 +241,54 @@ Deno.test("a failing wait reports its errno and ends the loop", async () => {
   t.poller.script.push({ error: -9 });
   await t.loop.run();
   assert.deepEqual(t.events.slice(1), [{ kind: "error", message: "poll failed: errno 9" }]);
+});
+
+/** A loop whose requests for TurboFan are recorded: the turn each came after, and its list. */
+function tierUpSetUp() {
+  const requests: { turnsBefore: number; functions: readonly WakeUpFunction[] }[] = [];
+  const device = () => 0; // stands for a device method (`linuxWakeUpFunctions`)
+  const t = setUp("egress", 2, false, 0, {
+    wakeUpFunctions: [device],
+    optimize: (functions) => {
+      requests.push({ turnsBefore: t.turns(), functions });
+      return functions.length;
+    },
+  });
+  /** A wake-up with a packet, then a wait that times out: an event-loop turn with work behind it. */
+  const busySecond = () => {
+    t.poller.script.push({ readable: [0], then: () => t.tun.toStf.push(TO_NATIVE()) });
+    t.poller.script.push({});
+  };
+  return { t, requests, device, busySecond };
+}
+
+Deno.test("tierUpAt() asks at busy turns 2, 4, 8 … 64, then every 64th", () => {
+  const at = Array.from({ length: 300 }, (_, i) => i).filter(tierUpAt);
+  assert.deepEqual(at, [2, 4, 8, 16, 32, 64, 128, 192, 256]);
+  assert.equal(TIER_UP_FIRST, 2);
+  assert.equal(TIER_UP_EVERY, 64);
+});
+
+Deno.test("a loop asks V8 for TurboFan for its wake-up path at its busy turns 2, 4 and 8", async () => {
+  const { t, requests, device, busySecond } = tierUpSetUp();
+  const seconds = 9;
+  for (let i = 0; i < seconds; i++) busySecond();
+  t.post({ kind: "stop" });
+  await t.loop.run();
+  assert.equal(t.counters.snapshot().egress.dropped["no-relay"], seconds, "every packet");
+  // The stop's turn is the 10th busy one (a ring is a wake-up too). Turns are counted after the
+  // request: the n-th turn's comes after n - 1.
+  assert.deepEqual(requests.map((r) => r.turnsBefore), [1, 3, 7]);
+  const functions = requests[0].functions;
+  assert.ok(functions.every((f) => typeof f === "function"), "only functions");
+  assert.equal(new Set(functions).size, functions.length, "each once");
+  assert.ok(functions.includes(device), "the devices' functions");
+  assert.ok(functions.includes(EgressPath.prototype.pump), "the path's functions");
+});
+
+Deno.test("an idle loop, woken only by its stop, does not ask V8 for TurboFan", async () => {
+  const { t, requests } = tierUpSetUp();
+  t.post({ kind: "stop" });
+  await t.loop.run();
+  assert.deepEqual(requests, []);
 });

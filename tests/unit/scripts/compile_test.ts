@@ -7,7 +7,7 @@ Deno.test("compileArgs() includes the data-plane Worker, which is loaded by URL,
   assert.deepEqual(compileArgs("dist/stf"), [
     "compile",
     "--allow-all",
-    "--v8-flags=--max-semi-space-size=1",
+    "--v8-flags=--max-semi-space-size=1,--allow-natives-syntax",
     "--include",
     "lib/dataplane/worker.ts",
     "--output",
