@@ -12,8 +12,9 @@
  * `--allow-natives-syntax`: lets a data-plane Worker ask V8 for TurboFan code for the functions a
  * wake-up runs, once traffic has given them type feedback (`lib/dataplane/tier.ts`). At ordinary
  * loads V8 leaves them at Maglev, where every call into libc goes through the runtime's slow path.
- * Measured with `bench/lone.ts` (6 interleaved rounds of 100 pings), the CPU of a lone ping through
- * a pair fell from 465 to 358 µs at 30 ms apart and from 161 to 137 µs at 1 ms apart. The flag
+ * Measured with `bench/lone.ts` (6 interleaved rounds of 100 pings, medians), the CPU of a lone
+ * ping through a pair fell from 482 to 453 µs at 30 ms apart, from 463 to 378 µs at 10 ms and from
+ * 195 to 166 µs at 1 ms; the echo reply's one-way hop was about a quarter shorter. The flag
  * only lets code parsed in this process use V8's `%` intrinsics; stf parses no code it is sent,
  * and its only use of them is `tier.ts`.
  *
