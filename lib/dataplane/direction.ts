@@ -238,16 +238,14 @@ export class DirectionLoop {
   #tierUp(pump: () => void): void {
     if (this.#hot === undefined) {
       // Built once: the paths list prototype methods and module functions, which a reload
-      // does not replace.
+      // does not replace. A function listed twice is asked for once (`requestTurbofan`).
       const { egress, ingress } = this.#paths;
       this.#hot = [
-        ...new Set([
-          this.#step,
-          pump,
-          ...this.#wakeUpFunctions,
-          ...(egress?.wakeUpFunctions() ?? []),
-          ...(ingress?.wakeUpFunctions() ?? []),
-        ]),
+        this.#step,
+        pump,
+        ...this.#wakeUpFunctions,
+        ...(egress?.wakeUpFunctions() ?? []),
+        ...(ingress?.wakeUpFunctions() ?? []),
       ];
     }
     this.#optimize(this.#hot);
