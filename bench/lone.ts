@@ -160,8 +160,17 @@ async function interleaved(
       console.log(`| ${name} | ${cells.join(" | ")} |`);
     }
     console.log(
-      `\nµs of CPU per ping (request and reply), every thread of both ends: mean (median) of ${rounds} bursts of ${pings} pings, and the median's ratio to the first row's.`,
+      `\nµs of CPU per ping (request and reply), every thread of both ends: mean (median) of ${rounds} bursts of ${pings} pings, and the median's ratio to the first row's. Each burst, in order:`,
     );
+    // The bursts themselves: a mean far above its median is one burst or two (a recompilation,
+    // another VM's work), which the order shows.
+    for (const [r, { name }] of labs.entries()) {
+      for (const [i, interval] of intervals.entries()) {
+        console.log(
+          `  ${name} @${interval} ms: ${samples[r][i].map((v) => v.toFixed(0)).join(" ")}`,
+        );
+      }
+    }
   } finally {
     for (const { lab, fwd } of labs) {
       await fwd?.stop();

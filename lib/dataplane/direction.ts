@@ -106,6 +106,15 @@ export class DirectionLoop {
   /** Messages posted, as far as the doorbell has told. */
   #posted = 0;
   #stopRequested = false;
+  /**
+   * Whether the loop has woken since its last turn. A Worker with nothing to do neither turns
+   * nor wakes: it waits without a timeout until a packet or a message. The turn it skips only
+   * ran V8's own tasks, and on these VMs each wake-up of an idle thread costs ~200 µs of CPU
+   * (docs/performance.md).
+   */
+  #busy = false;
+  /** When the event loop last turned (`performance.now()`). */
+  #lastTurn = 0;
   /** An fd reported error events: the loop ends. */
   #broken = false;
   /** This direction's I/O errors when the parent was last told of them. */
@@ -167,55 +176,69 @@ export class DirectionLoop {
    */
   async run(): Promise<void> {
     const pump = this.#pump();
-    const direction = this.#start.direction;
-    this.#emit({ kind: "ready", direction });
-    let lastTurn = performance.now();
-    let wakes = 0;
-    // Whether the loop has woken since its last turn. A Worker with nothing to do neither turns
-    // nor wakes: it waits without a timeout until a packet or a message. The turn it skips only
-    // ran V8's own tasks, and on these VMs each wake-up of an idle thread costs ~200 µs of CPU
-    // (docs/performance.md).
-    let busy = false;
+    this.#emit({ kind: "ready", direction: this.#start.direction });
+    this.#lastTurn = performance.now();
     /** Event-loop turns taken with packets behind them. */
     let busyTurns = 0;
-    while (!this.#stopRequested && Atomics.load(this.#stopFlag, 0) === 0) {
+    while (this.#spin(pump)) {
+      this.#lastTurn = performance.now();
+      if (this.#busy && tierUpAt(++busyTurns)) this.#tierUp(pump);
+      this.#busy = false;
+      this.#tellIoErrors();
+      await this.#turn();
+    }
+    this.#tellIoErrors();
+  }
+
+  /**
+   * Wakes and pumps until the event loop is due a turn (true) or the loop ends (false: stopped,
+   * an fd failed, the wait failed). It is called once per turn, not entered once for the
+   * Worker's life, so that the TurboFan code asked for it (`#tierUp`) runs from its next call;
+   * a loop entered once is left to V8's on-stack replacement, which at low rates leaves it in
+   * the baseline tier, each private field and `Atomics.load` a call into V8's builtins
+   * (docs/performance.md).
+   */
+  #spin(pump: () => void): boolean {
+    let wakes = 0;
+    if (this.#stopped()) return false;
+    while (!this.#stopRequested) {
       // A message rung but not yet delivered: only look, so the event loop gets its turn soon.
-      const timeout = this.#delivered < this.#posted ? 0 : busy ? this.#yieldInterval : -1;
+      const timeout = this.#delivered < this.#posted ? 0 : this.#busy ? this.#yieldInterval : -1;
       const ready = this.#step(pump, timeout);
       if (ready < 0) {
         this.#emit({ kind: "error", message: `poll failed: errno ${-ready}` });
-        break;
+        return false;
       }
-      if (this.#broken) break;
-      if (ready > 0) busy = true;
+      if (this.#broken) return false;
+      if (ready > 0) this.#busy = true;
       // Let messages in when one is waiting, and V8's own tasks about once a second while busy.
       // The clock is read after a wait that timed out and every CLOCK_EVERY wake-ups, not on
       // each: a `performance.now()` is a call into the runtime, and at low rates, with the
       // caches cold, it was one of the larger costs of a wake-up (docs/performance.md).
-      let turn = this.#delivered < this.#posted;
-      let now = -1;
+      if (this.#delivered < this.#posted) return !this.#stopped();
       if (ready === 0 || ++wakes >= CLOCK_EVERY) {
         wakes = 0;
-        now = performance.now();
-        if (busy && now - lastTurn > this.#yieldInterval) turn = true;
-      }
-      if (turn) {
-        lastTurn = now < 0 ? performance.now() : now;
-        if (busy && tierUpAt(++busyTurns)) this.#tierUp(pump);
-        busy = false;
-        this.#tellIoErrors();
-        await this.#turn();
+        if (this.#busy && performance.now() - this.#lastTurn > this.#yieldInterval) return true;
       }
     }
-    this.#tellIoErrors();
+    return false;
+  }
+
+  /**
+   * Whether the parent raised the shared stop flag. It is read when the doorbell has rung, not
+   * at every wake-up: the parent raises it before it posts `stop`, whose ring wakes the wait,
+   * and at low rates each `Atomics.load` was a call into a V8 builtin that the caches had lost
+   * (docs/performance.md).
+   */
+  #stopped(): boolean {
+    return Atomics.load(this.#stopFlag, 0) !== 0;
   }
 
   /**
    * One wake-up: the wait, then the pump of what is readable. Returns what the wait returned
    * (0: nothing within `timeout`; negative: an errno). It is its own small function, called
    * once per wake-up, so that V8 counts its calls and can take it to TurboFan, the only tier
-   * whose calls into libc are fast ones, as traffic comes; the loop in {@link run} is entered
-   * once, replaced on the stack by Maglev code, and would stay there (docs/performance.md).
+   * whose calls into libc are fast ones, as traffic comes (docs/performance.md).
    */
   #step(pump: () => void, timeout: number): number {
     const poller = this.#devices.poller;
@@ -241,7 +264,9 @@ export class DirectionLoop {
       // does not replace. A function listed twice is asked for once (`requestTurbofan`).
       const { egress, ingress } = this.#paths;
       this.#hot = [
+        this.#spin,
         this.#step,
+        this.#failed,
         pump,
         ...this.#wakeUpFunctions,
         ...(egress?.wakeUpFunctions() ?? []),

@@ -103,13 +103,21 @@ function setUp(
 Deno.test("a direction's loop pumps what the poller reports readable, and ends on the shared stop flag", async () => {
   const t = setUp("egress", 2);
   t.tun.toStf.push(TO_NATIVE());
-  t.poller.script.push({ readable: [0] }, {
-    then: () => Atomics.store(new Int32Array(t.stopFlag), 0, 1),
+  t.poller.script.push({ readable: [0] });
+  // As the parent stops a Worker: the flag raised, then `stop` posted with its ring.
+  t.poller.script.push({
+    readable: [1],
+    rings: 1,
+    then: () => {
+      Atomics.store(new Int32Array(t.stopFlag), 0, 1);
+      t.inbox.push({ kind: "stop" });
+    },
   });
   await t.loop.run();
   assert.deepEqual(t.events, [{ kind: "ready", direction: "egress" }]);
   assert.equal(t.counters.snapshot().egress.dropped["no-relay"], 1);
-  assert.equal(t.poller.timeouts.length, 3, "no wait after the flag was raised");
+  assert.equal(t.poller.timeouts.length, 3, "no wait after the ring of the flag");
+  assert.equal(t.turns(), 0, "the flag ended the loop at its ring, before a turn took `stop`");
 });
 
 Deno.test("a direction's loop leaves a packet the poller did not report readable in its device", async () => {
