@@ -70,7 +70,8 @@ function perPing(
   return { threads: lines, total };
 }
 
-function parseList(text: string | undefined, fallback: string): string[] {
+/** A comma-separated option as a list, `fallback` when it is absent. */
+export function parseList(text: string | undefined, fallback: string): string[] {
   return (text ?? fallback).split(",").map((s) => s.trim()).filter((s) => s !== "");
 }
 
@@ -78,7 +79,7 @@ function parseList(text: string | undefined, fallback: string): string[] {
  * A row of `--only` as a forwarder: `stf@/path/main.ts` another checkout, `stf~--flag~value`
  * flags for `stf run`, `stf^--v8-flag` V8 flags added to stf's own.
  */
-function rowSpec(name: string): ForwarderSpec {
+export function rowSpec(name: string): ForwarderSpec {
   const [command, ...v8Flags] = name.split("^");
   const [head, ...flags] = command.split("~");
   const [kind, main] = head.split("@");
@@ -92,7 +93,7 @@ function rowSpec(name: string): ForwarderSpec {
 }
 
 /** 2000 pings 1 ms apart through a fresh forwarder (V8 optimises stf's path there). */
-async function warmUp(lab: BenchLab): Promise<void> {
+export async function warmUp(lab: BenchLab): Promise<void> {
   await lab.a.run`ping -q -c 2000 -i 0.001 ${B_TUNNEL_IPV6}`.quiet().noThrow();
 }
 
