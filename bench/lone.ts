@@ -180,18 +180,29 @@ async function interleaved(
   }
 }
 
-if (import.meta.main) {
-  const args = Deno.args;
+/**
+ * A measuring tool's command line: prints `usage` and exits on `-h`/`--help`; else returns the
+ * reader of `--name value` options (`undefined` when absent).
+ */
+export function toolOptions(
+  args: readonly string[],
+  usage: string,
+): (name: string) => string | undefined {
   if (args.includes("-h") || args.includes("--help")) {
-    console.log(
-      "Usage: deno run -A bench/lone.ts [--only cfwd,denofwd,stf,stf@MAIN,stf^--v8-flag] [--intervals 100,30,10,2,1] [--pings 150] [--rounds N]",
-    );
+    console.log(usage);
     Deno.exit(0);
   }
-  const option = (name: string) => {
+  return (name) => {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : undefined;
   };
+}
+
+if (import.meta.main) {
+  const option = toolOptions(
+    Deno.args,
+    "Usage: deno run -A bench/lone.ts [--only cfwd,denofwd,stf,stf@MAIN,stf^--v8-flag] [--intervals 100,30,10,2,1] [--pings 150] [--rounds N]",
+  );
   const only = parseList(option("--only"), "cfwd,denofwd,stf");
   const intervals = parseList(option("--intervals"), "100,30,10,2,1").map(Number);
   const pings = Number(option("--pings") ?? 150);

@@ -30,7 +30,7 @@
 import $ from "dax";
 import { B_TUNNEL_IPV6, BenchLab, type RunningForwarder, startForwarder } from "./_topology.ts";
 import { buildCfwd } from "./bench.ts";
-import { parseList, rowSpec, warmUp } from "./lone.ts";
+import { parseList, rowSpec, toolOptions, warmUp } from "./lone.ts";
 import {
   builtinEntries,
   builtinNamer,
@@ -177,17 +177,10 @@ function printKernelDifference(
 }
 
 if (import.meta.main) {
-  const args = Deno.args;
-  if (args.includes("-h") || args.includes("--help")) {
-    console.log(
-      "Usage: deno run -A bench/profile.ts [--only cfwd,stf] [--interval 30] [--pings 300] [--pre 400] [--frequency 10000] [--top 15]",
-    );
-    Deno.exit(0);
-  }
-  const option = (name: string) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
+  const option = toolOptions(
+    Deno.args,
+    "Usage: deno run -A bench/profile.ts [--only cfwd,stf] [--interval 30] [--pings 300] [--pre 400] [--frequency 10000] [--top 15]",
+  );
   const only = parseList(option("--only"), "cfwd,stf");
   const interval = Number(option("--interval") ?? 30);
   const pings = Number(option("--pings") ?? 300);
