@@ -6,7 +6,7 @@
  * before and after: µs of CPU per ping (a request A → B and its reply), per thread and in all.
  *
  *   deno run -A bench/lone.ts [--only cfwd,denofwd,stf] [--intervals 100,30,10,2,1] [--pings 150]
- *     [--rounds N]
+ *     [--rounds N [--settle M]]
  *
  * A row `stf@/path/to/main.ts` runs another checkout's stf (a before/after pair), a row
  * `stf~--batch~1` stf with flags (`~` between the words of `stf run`'s command line), a row
@@ -15,6 +15,8 @@
  * compare two builds, as the machine drifts by 10–30 % from minute to minute. The intervals
  * run from the longest down, after a 2 s pause: the first interval measured straight after the
  * warm-up read high for every forwarder (cfwd 435 µs per ping at 2 ms first, 146 after 100 ms).
+ * `--settle M` runs M rounds more first and leaves them out: stf's first rounds hold the
+ * Workers' TurboFan compilations (a burst of 700–1200 µs per ping, against 300–400 after).
  *
  * It is a measurement, not a test; it needs root, `ip netns`, ping and gcc (for cfwd).
  *
@@ -129,8 +131,9 @@ async function interleaved(
   intervals: readonly number[],
   pings: number,
   rounds: number,
-  options: { readonly cfwdBinary?: string; readonly stfMain: string },
+  options: { readonly cfwdBinary?: string; readonly stfMain: string; readonly settle?: number },
 ): Promise<void> {
+  const settle = options.settle ?? 0;
   const labs: LabRow[] = [];
   try {
     for (const name of rows) {
@@ -141,10 +144,11 @@ async function interleaved(
     }
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const samples = labs.map(() => intervals.map(() => [] as number[]));
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < settle + rounds; round++) {
       for (const [i, interval] of intervals.entries()) {
         for (const [r, { lab, fwd }] of labs.entries()) {
-          samples[r][i].push((await burst(lab, fwd!, interval, pings)).total);
+          const total = (await burst(lab, fwd!, interval, pings)).total;
+          if (round >= settle) samples[r][i].push(total);
         }
       }
     }
@@ -161,7 +165,9 @@ async function interleaved(
       console.log(`| ${name} | ${cells.join(" | ")} |`);
     }
     console.log(
-      `\nµs of CPU per ping (request and reply), every thread of both ends: mean (median) of ${rounds} bursts of ${pings} pings, and the median's ratio to the first row's. Each burst, in order:`,
+      `\nµs of CPU per ping (request and reply), every thread of both ends: mean (median) of ${rounds} bursts of ${pings} pings${
+        settle > 0 ? ` (after ${settle} round${settle === 1 ? "" : "s"} left out)` : ""
+      }, and the median's ratio to the first row's. Each burst, in order:`,
     );
     // The bursts themselves: a mean far above its median is one burst or two (a recompilation,
     // another VM's work), which the order shows.
@@ -201,7 +207,7 @@ export function toolOptions(
 if (import.meta.main) {
   const option = toolOptions(
     Deno.args,
-    "Usage: deno run -A bench/lone.ts [--only cfwd,denofwd,stf,stf@MAIN,stf^--v8-flag] [--intervals 100,30,10,2,1] [--pings 150] [--rounds N]",
+    "Usage: deno run -A bench/lone.ts [--only cfwd,denofwd,stf,stf@MAIN,stf^--v8-flag] [--intervals 100,30,10,2,1] [--pings 150] [--rounds N [--settle M]]",
   );
   const only = parseList(option("--only"), "cfwd,denofwd,stf");
   const intervals = parseList(option("--intervals"), "100,30,10,2,1").map(Number);
@@ -215,6 +221,7 @@ if (import.meta.main) {
     await interleaved(only, intervals, pings, Number(rounds), {
       cfwdBinary: cfwd?.binary,
       stfMain,
+      settle: Number(option("--settle") ?? 0),
     });
     await Deno.remove(tmp, { recursive: true });
     Deno.exit(0);
