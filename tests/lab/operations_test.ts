@@ -128,10 +128,11 @@ wiredLabTest(
         throw new Error(`Cannot check the scrape with promtool: ${noPromtool}`);
       }
 
-      // The kernel keeps talking on stf0 on its own: its MLD reports and router solicitations,
-      // sent from :: or a link-local source, are dropped as src-invalid, some of them seconds
-      // after the link came up (CI once scraped 1 such drop and then snapshot 2). So the three readings are taken between two
-      // snapshots, and again until nothing moved in between: then they must agree exactly.
+      // The kernel talks on stf0 on its own: a router's MLDv2 reports of ff02::2, sent twice
+      // from :: after the link came up, are dropped as src-invalid (README, "Filtering"), and
+      // CI once scraped the first and then snapshot both. So the three readings are taken
+      // between two snapshots, and again until nothing moved in between: then they must agree
+      // exactly.
       let status!: StatusJson;
       let snapshot!: CounterSnapshot;
       let after!: ReturnType<typeof exposition>;
