@@ -117,7 +117,7 @@ async function demo(lab: SeedLab): Promise<void> {
   }
 
   step("Stopping stf (SIGTERM) and reading its final counters");
-  let linkLocal = false;
+  let kernelReports = false;
   for (
     const [name, stf] of [
       ["site (router)", lab.stf.site],
@@ -127,12 +127,12 @@ async function demo(lab: SeedLab): Promise<void> {
   ) {
     const c = await stf!.finish();
     say(`${name}: ${direction("egress", c.egress)}; ${direction("ingress", c.ingress)}`);
-    linkLocal ||= c.egress.dropped["src-invalid"] > 0;
+    kernelReports ||= c.egress.dropped["src-invalid"] > 0;
   }
-  if (linkLocal) {
+  if (kernelReports) {
     say(
-      "(src-invalid: the kernel's own link-local packets on stf0, which 6to4 never " +
-        "encapsulates, RFC 3964 §5.3.2)",
+      "(src-invalid: the kernel's own MLDv2 reports of ff02::2, sent from :: on a router's " +
+        "stf0, which 6to4 never encapsulates, RFC 3964 §5.3.2)",
     );
   }
 }
